@@ -1,0 +1,271 @@
+"""Producing jobs: enqueue one or many, deduplicate ids, read jobs back, replay failed ones.
+
+Enqueue runs ``lua/enqueue.lua`` (check-and-write in one atomic step) instead of arq's WATCH/MULTI, which gives
+priorities, exact duplicate detection under concurrency, and bulk enqueue as one pipelined round trip. The
+payload format is exactly arq's, so arq workers and ``arq.jobs.Job`` read these jobs unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import Job as ArqJob
+from arq.jobs import JobStatus
+
+from .config import QueueConfig
+from .connection import connect
+from .crypto import Cipher
+from .errors import EnqueueError, JobNotFound
+from .failed import FailedFilter, FailedJob, FailedStore
+from .keys import DEFAULT_QUEUE, Keys, job_key, queue_key, result_key, validate_queue_name
+from .scripts import Scripts
+from .serialization import PayloadCodec, dumps
+from .spec import FunctionInfo
+from .types import Priority
+
+Seconds = int | float | timedelta
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One job to enqueue; the bulk form of :meth:`Client.enqueue_job`'s arguments."""
+
+    function: str
+    args: Sequence[Any] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+    priority: Priority | str | int | None = None
+    defer_by: Seconds | None = None
+    defer_until: datetime | None = None
+    job_id: str | None = None
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Job:
+    """A handle on an enqueued job. ``duplicate`` is true when the id already existed and nothing was written."""
+
+    def __init__(self, client: Client, job_id: str, queue: str, *, duplicate: bool = False) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.queue = queue
+        self.duplicate = duplicate
+        self._arq = ArqJob(job_id, client.redis, _queue_name=queue_key(queue), _deserializer=client.codec.deserialize)
+
+    async def status(self) -> JobStatus:
+        return await self._arq.status()
+
+    async def result(self, timeout: float | None = None, *, poll_delay: float = 0.05) -> Any:
+        """Wait for the result; a failed job raises :class:`JobFailed` with the original type and message."""
+        return await self._arq.result(timeout=timeout, poll_delay=poll_delay)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.job_id} queue={self.queue}{' duplicate' if self.duplicate else ''}>"
+
+
+class Client:
+    """Connects producers to the queues. Create with :meth:`connect`; use as an async context manager."""
+
+    def __init__(self, redis: ArqRedis, config: QueueConfig, codec: PayloadCodec) -> None:
+        self.redis = redis
+        self.config = config
+        self.codec = codec
+        self.keys = Keys(config.prefix)
+        self.scripts = Scripts(redis)
+        self.failed = FailedStore(
+            redis, self.keys, max_entries=config.failed_max_entries, max_age_s=config.failed_max_age_s
+        )
+        self._local: dict[str, FunctionInfo] = {}
+        self._published: dict[str, FunctionInfo] = {}
+        self._published_at = 0.0
+
+    @classmethod
+    async def connect(cls, config: QueueConfig | None = None) -> Client:
+        config = config or QueueConfig.from_env()
+        cipher = Cipher(config.encryption_keys) if config.encryption_keys else None
+        codec = PayloadCodec(max_payload_bytes=config.max_payload_bytes, cipher=cipher)
+        return cls(await connect(config, codec), config, codec)
+
+    async def close(self) -> None:
+        await self.redis.aclose(close_connection_pool=True)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    def register(self, name: str, info: FunctionInfo) -> None:
+        """Tell this client a function's routing (typed handles do this, so no Redis lookup is needed)."""
+        self._local[name] = info
+
+    async def function_info(self, name: str) -> FunctionInfo:
+        """Routing for ``name``: declared locally, else as published by workers (cached 5 s), else defaults."""
+        if name in self._local:
+            return self._local[name]
+        if time.monotonic() - self._published_at > 5:
+            raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.functions)  # type: ignore[misc]
+            self._published = {k.decode(): FunctionInfo.from_json(v) for k, v in raw.items()}
+            self._published_at = time.monotonic()
+        return self._published.get(name, FunctionInfo())
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: Any,
+        _queue: str | None = None,
+        _priority: Priority | str | int | None = None,
+        _defer_by: Seconds | None = None,
+        _defer_until: datetime | None = None,
+        _job_id: str | None = None,
+        _tags: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Job:
+        """Enqueue one job. Returns a :class:`Job`; ``job.duplicate`` tells that the id was already taken."""
+        request = JobRequest(
+            function, args, kwargs, _queue, _priority, _defer_by, _defer_until, _job_id, dict(_tags or {})
+        )
+        (job,) = await self.enqueue_many([request])
+        return job
+
+    async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[Job]:
+        """Enqueue many jobs in one pipelined round trip. Everything is encoded (and checked) before any write."""
+        prepared = [await self._prepare(r) for r in requests]
+        if not prepared:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in prepared:
+                await self.scripts.enqueue(keys=p.keys, args=p.args, client=pipe)
+            created = await pipe.execute()
+        return [Job(self, p.job_id, p.queue, duplicate=not ok) for p, ok in zip(prepared, created, strict=True)]
+
+    async def _prepare(self, request: JobRequest, *, force: bool = False) -> _Prepared:
+        info = await self.function_info(request.function)
+        queue = validate_queue_name(request.queue or info.queue)
+        priority = Priority.parse(request.priority) if request.priority is not None else info.priority
+        if request.defer_by is not None and request.defer_until is not None:
+            raise EnqueueError("use either _defer_by or _defer_until, not both")
+        now_ms = int(time.time() * 1000)
+        due_ms = _due_ms(now_ms, request.defer_by, request.defer_until)
+        data = {"t": None, "f": request.function, "a": list(request.args), "k": dict(request.kwargs), "et": now_ms}
+        payload = self.codec.serialize(data, sensitive=info.sensitive)
+        return self._prepared(
+            request.job_id or uuid.uuid4().hex,
+            queue,
+            priority,
+            request.function,
+            payload,
+            due_ms,
+            now_ms,
+            {str(k): str(v) for k, v in request.tags.items()},
+            force,
+        )
+
+    def _prepared(
+        self,
+        job_id: str,
+        queue: str,
+        priority: Priority,
+        function: str,
+        payload: bytes,
+        due_ms: int,
+        now_ms: int,
+        tags: dict[str, str],
+        force: bool,
+    ) -> _Prepared:
+        ttl_ms = max(0, due_ms - now_ms) + self.config.job_expires_s * 1000
+        keys = [
+            job_key(job_id),
+            result_key(job_id),
+            queue_key(queue),
+            self.keys.meta(job_id),
+            self.keys.seq(queue),
+            self.keys.queues,
+        ]
+        args = [
+            job_id,
+            payload,
+            ttl_ms,
+            due_ms,
+            now_ms,
+            int(priority),
+            queue,
+            function,
+            dumps(tags),
+            "1" if force else "0",
+        ]
+        return _Prepared(job_id, queue, keys, args)
+
+    def job(self, job_id: str, queue: str = DEFAULT_QUEUE) -> Job:
+        return Job(self, job_id, queue)
+
+    async def queue_size(self, queue: str) -> int:
+        """Jobs in a queue that have not finished: waiting, deferred, retrying and running."""
+        return int(await self.redis.zcard(queue_key(validate_queue_name(queue))))
+
+    async def known_queues(self) -> list[str]:
+        members: set[bytes] = await self.redis.smembers(self.keys.queues)  # type: ignore[misc]
+        return sorted(q.decode() for q in members)
+
+    async def retry_failed(self, job_id: str) -> Job:
+        """Re-enqueue a failed job under its id with fresh tries, then drop it from the failed store."""
+        entry = await self.failed.get(job_id)
+        job = await self._requeue(entry)
+        await self.failed.forget([job_id])
+        return job
+
+    async def retry_failed_where(self, flt: FailedFilter | None = None) -> int:
+        """Retry every failed job matching the filter (all of them without one); returns how many."""
+        count = 0
+        for job_id in await self.failed.ids(flt):
+            try:
+                await self.retry_failed(job_id)
+            except JobNotFound:
+                continue
+            count += 1
+        return count
+
+    async def _requeue(self, entry: FailedJob) -> Job:
+        now_ms = int(time.time() * 1000)
+        prepared = self._prepared(
+            entry.job_id,
+            entry.queue,
+            Priority.parse(entry.priority),
+            entry.function,
+            entry.payload.encode(),
+            now_ms,
+            now_ms,
+            entry.tags,
+            True,
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"arq:retry:{entry.job_id}")
+            await self.scripts.enqueue(keys=prepared.keys, args=prepared.args, client=pipe)
+            await pipe.execute()
+        return Job(self, entry.job_id, entry.queue)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    job_id: str
+    queue: str
+    keys: list[str]
+    args: list[Any]
+
+
+def _due_ms(now_ms: int, defer_by: Seconds | None, defer_until: datetime | None) -> int:
+    if defer_until is not None:
+        if defer_until.tzinfo is None:
+            raise EnqueueError("_defer_until must be timezone-aware (e.g. datetime.now(UTC) + ...)")
+        return int(defer_until.timestamp() * 1000)
+    if defer_by is not None:
+        seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else float(defer_by)
+        if seconds < 0:
+            raise EnqueueError("_defer_by must not be negative")
+        return now_ms + int(seconds * 1000)
+    return now_ms

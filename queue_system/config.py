@@ -1,0 +1,85 @@
+"""Typed, validated configuration that refuses unknown settings loudly.
+
+Values come from keyword arguments or from the environment (``QS_*`` plus the conventional ``REDIS_URL``).
+An unknown ``QS_`` variable is an error, not a silent no-op: a misspelled ``QS_MAX_PAYLOD_BYTES`` would
+otherwise leave the default in force without anyone noticing (arq silently drops unknown WorkerSettings).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENV_PREFIX = "QS_"
+_LIST_FIELDS = {"encryption_keys", "worker_queues"}
+
+
+class QueueConfig(BaseModel):
+    """Everything a producer, worker or tool needs to reach and shape the queue system."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = Field(default="qs", pattern=r"^[A-Za-z0-9_.\-]+$")
+    env: Literal["development", "production", "test"] = "development"
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_payload_bytes: int = Field(default=1024 * 1024, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    # Keys for sensitive jobs (Fernet, url-safe base64 of 32 bytes); the first encrypts, all decrypt (rotation).
+    encryption_keys: tuple[str, ...] = ()
+    # arq deletes a job's payload this long after it was due; retries must finish within it.
+    job_expires_s: int = Field(default=7 * 86400, gt=0)
+    keep_result_s: int = Field(default=3600, ge=0)
+    failed_max_entries: int = Field(default=100_000, gt=0)
+    failed_max_age_s: int = Field(default=30 * 86400, gt=0)
+    # Narrows the queues a worker serves (QS_WORKER_QUEUES=a,b); the stock arq worker serves the first one.
+    worker_queues: tuple[str, ...] = ()
+    # How many times a job may lose its worker (crash, kill) before it is failed as "worker lost".
+    lost_attempts_budget: int = Field(default=3, ge=1)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> QueueConfig:
+        """Build from ``QS_*`` variables (and ``REDIS_URL``), then apply keyword overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if environ.get("REDIS_URL"):
+            values["redis_url"] = environ["REDIS_URL"]
+        for name, raw in environ.items():
+            if not name.startswith(ENV_PREFIX):
+                continue
+            field = name[len(ENV_PREFIX) :].lower()
+            if field not in cls.model_fields:
+                known = ", ".join(ENV_PREFIX + f.upper() for f in sorted(cls.model_fields))
+                raise ConfigError(f"unknown setting {name}; known settings: {known}")
+            values[field] = _split(raw) if field in _LIST_FIELDS else raw
+        values.update(overrides)
+        return cls.build(**values)
+
+    @classmethod
+    def build(cls, **values: Any) -> QueueConfig:
+        """Validate ``values``, turning pydantic's error into the framework's ConfigError."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid queue-system settings: {exc}") from exc
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())

@@ -1,0 +1,104 @@
+"""One rooted error hierarchy for the framework.
+
+Control-flow signals (a job asking to be retried or postponed) are kept apart from real failures, so that
+middleware can tell "try again later" from "this went wrong" without string matching::
+
+    QueueSystemError
+    ├── ConfigError                  bad or unknown settings, refused loudly at start-up
+    ├── EnqueueError                 nothing was written
+    │   ├── SerializationError       an argument cannot be encoded as JSON
+    │   ├── PayloadTooLarge          the encoded payload is over the configured limit
+    │   └── UnknownQueue / UnknownPriority
+    ├── RedisUnavailable             Redis did not answer in time
+    ├── JobNotFound                  no such job (or failed-store entry)
+    ├── Retry                        raised by a job: retry after ``defer`` seconds (counts a try)
+    ├── JobFailed                    a job's result read back as a failure (carries type and message)
+    ├── PermanentFailure             raised by a job: fail at once, never retry
+    │   ├── UndecodablePayload       the stored payload is not valid JSON (e.g. a planted pickle)
+    │   ├── FunctionNotFound         no function registered under the job's name
+    │   └── WorkerLost               the job's worker died too many times while running it
+    └── JobTimeout                   the job ran longer than its timeout (retried by policy)
+"""
+
+from __future__ import annotations
+
+
+class QueueSystemError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(QueueSystemError):
+    """Settings are invalid or unknown; raised at start-up so mistakes never pass silently."""
+
+
+class EnqueueError(QueueSystemError):
+    """The job was not enqueued and nothing was written to Redis."""
+
+
+class SerializationError(EnqueueError):
+    """An argument or result cannot be represented in the JSON payload format."""
+
+
+class PayloadTooLarge(EnqueueError):
+    """The encoded payload exceeds ``max_payload_bytes``; large data belongs outside the queue."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"payload is {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class UnknownQueue(EnqueueError):
+    """The queue name is not valid."""
+
+
+class UnknownPriority(EnqueueError):
+    """The priority is not one of critical, high, normal, low, background."""
+
+
+class RedisUnavailable(QueueSystemError):
+    """Redis could not be reached within the configured time."""
+
+
+class JobNotFound(QueueSystemError):
+    """No job (or failed-store entry) with this id exists."""
+
+
+class JobFailed(QueueSystemError):
+    """A job's stored outcome is a failure; ``exc_type`` and ``message`` describe the original exception."""
+
+    def __init__(self, exc_type: str, message: str) -> None:
+        super().__init__(f"{exc_type}: {message}" if message else exc_type)
+        self.exc_type = exc_type
+        self.message = message
+
+
+class PermanentFailure(QueueSystemError):
+    """Raise from a job to fail it at once, skipping any remaining tries."""
+
+
+class UndecodablePayload(PermanentFailure):
+    """The job's stored payload could not be decoded; no job code was run."""
+
+
+class FunctionNotFound(PermanentFailure):
+    """The job names a function that no worker has registered."""
+
+
+class WorkerLost(PermanentFailure):
+    """The job's worker process disappeared while running it more often than the crash budget allows."""
+
+
+class JobTimeout(QueueSystemError, TimeoutError):
+    """The job ran past its timeout. It is a failure and is retried by the job's policy."""
+
+
+class Retry(QueueSystemError):
+    """Raise from a job to ask for another try after ``defer`` seconds instead of the policy's backoff.
+
+    It counts a try; on the last allowed try the job fails instead.
+    """
+
+    def __init__(self, defer: float = 0.0, reason: str = "") -> None:
+        super().__init__(reason or f"retry requested in {defer:g}s")
+        self.defer = defer

@@ -1,0 +1,110 @@
+"""The whole Redis key schema in one place.
+
+arq's own keys (``arq:job:{id}``, ``arq:result:{id}``, ``arq:in-progress:{id}``, ``arq:retry:{id}``) are fixed by
+arq and re-exported here so nothing else spells them. Everything the framework adds lives under a configurable
+prefix (default ``qs``). Queue sorted sets keep arq's naming so a plain-arq producer can address them:
+queue ``default`` is arq's own ``arq:queue``; queue ``emails`` is ``arq:queue:emails``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from arq.constants import (
+    default_queue_name as ARQ_DEFAULT_QUEUE,
+)
+from arq.constants import (
+    in_progress_key_prefix as ARQ_IN_PROGRESS_PREFIX,
+)
+from arq.constants import (
+    job_key_prefix as ARQ_JOB_PREFIX,
+)
+from arq.constants import (
+    result_key_prefix as ARQ_RESULT_PREFIX,
+)
+from arq.constants import (
+    retry_key_prefix as ARQ_RETRY_PREFIX,
+)
+
+from .errors import UnknownQueue
+
+DEFAULT_QUEUE = "default"
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+def validate_queue_name(name: str) -> str:
+    """Queue names become parts of Redis keys; keep them to a safe, readable alphabet."""
+    if not isinstance(name, str) or not _QUEUE_NAME.match(name):
+        raise UnknownQueue(f"invalid queue name {name!r}: use letters, digits, '-', '_' or '.' (max 100)")
+    return name
+
+
+def queue_key(name: str) -> str:
+    """The arq sorted set that holds a queue's jobs."""
+    return ARQ_DEFAULT_QUEUE if name == DEFAULT_QUEUE else f"{ARQ_DEFAULT_QUEUE}:{name}"
+
+
+def queue_name_from_key(key: str) -> str:
+    if key == ARQ_DEFAULT_QUEUE:
+        return DEFAULT_QUEUE
+    prefix = ARQ_DEFAULT_QUEUE + ":"
+    return key[len(prefix) :] if key.startswith(prefix) else key
+
+
+def job_key(job_id: str) -> str:
+    return ARQ_JOB_PREFIX + job_id
+
+
+def result_key(job_id: str) -> str:
+    return ARQ_RESULT_PREFIX + job_id
+
+
+def retry_key(job_id: str) -> str:
+    return ARQ_RETRY_PREFIX + job_id
+
+
+def in_progress_key(job_id: str) -> str:
+    return ARQ_IN_PROGRESS_PREFIX + job_id
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The framework's own keys, all under ``prefix``."""
+
+    prefix: str = "qs"
+
+    def meta(self, job_id: str) -> str:
+        """Hash of a job's metadata: queue, priority, tags, function."""
+        return f"{self.prefix}:meta:{job_id}"
+
+    def seq(self, queue: str) -> str:
+        """Counter that orders jobs FIFO within a priority level."""
+        return f"{self.prefix}:seq:{queue}"
+
+    @property
+    def functions(self) -> str:
+        """Hash function name -> JSON policy summary, published by workers for producers and the inbox router."""
+        return f"{self.prefix}:functions"
+
+    @property
+    def queues(self) -> str:
+        """Set of every queue name that has seen a job."""
+        return f"{self.prefix}:queues"
+
+    @property
+    def failed(self) -> str:
+        """Sorted set of failed job ids by failure time (ms)."""
+        return f"{self.prefix}:failed"
+
+    def failed_entry(self, job_id: str) -> str:
+        return f"{self.prefix}:failed:job:{job_id}"
+
+    def failed_by_queue(self, queue: str) -> str:
+        return f"{self.prefix}:failed:queue:{queue}"
+
+    def failed_by_function(self, function: str) -> str:
+        return f"{self.prefix}:failed:fn:{function}"
+
+    def failed_by_tag(self, key: str, value: str) -> str:
+        return f"{self.prefix}:failed:tag:{key}={value}"

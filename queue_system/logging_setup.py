@@ -1,0 +1,63 @@
+"""structlog configuration: one JSON object per line in production, readable console lines in development.
+
+The job middleware binds ``job_id``, ``function``, ``queue`` and ``try`` into structlog's context variables, so
+every line a job writes (through structlog or the standard ``logging`` module) carries them. arq's own logger is
+routed through the same formatter; its per-job chatter is dropped because the middleware logs those events.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_ARQ_DUPLICATES = ("%6.2fs → ", "%6.2fs ← ", "%6.2fs ↻ ", "%6.2fs ! %s failed")
+
+
+class _DropArqJobLines(logging.Filter):
+    """arq logs each job start/end/retry (with its arguments, which may be sensitive); we log those ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_ARQ_DUPLICATES))
+
+
+def configure_logging(*, fmt: str = "auto", level: str = "INFO") -> None:
+    """Idempotent; ``fmt`` is ``json``, ``console`` or ``auto`` (console on a terminal, JSON otherwise)."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if use_json else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    handler.addFilter(_DropArqJobLines())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def _identity(_logger: Any, _name: str, event: Any) -> Any:
+    return event
+
+
+def get_logger(name: str = "queue_system") -> Any:
+    return structlog.stdlib.get_logger(name)

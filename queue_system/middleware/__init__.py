@@ -1,0 +1,28 @@
+"""Cross-cutting behaviour around each job attempt, one small middleware per concern (dramatiq-style)."""
+
+from __future__ import annotations
+
+from .base import CallNext, JobCall, Middleware, Services, build_chain
+from .failed_store import FailedStoreMiddleware
+from .log_context import LogContextMiddleware
+from .retries import RetriesMiddleware
+from .timeout import TimeoutMiddleware
+
+
+def default_middleware(services: Services) -> list[Middleware]:
+    """Outermost first: log context, then the failed store sees only final failures, then retries, then timeout."""
+    return [LogContextMiddleware(), FailedStoreMiddleware(services), RetriesMiddleware(), TimeoutMiddleware()]
+
+
+__all__ = [
+    "CallNext",
+    "FailedStoreMiddleware",
+    "JobCall",
+    "LogContextMiddleware",
+    "Middleware",
+    "RetriesMiddleware",
+    "Services",
+    "TimeoutMiddleware",
+    "build_chain",
+    "default_middleware",
+]

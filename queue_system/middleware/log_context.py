@@ -1,0 +1,42 @@
+"""Binds job id, function, queue and try to every log line of an attempt, and logs the attempt's outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from arq.worker import Retry as ArqRetry
+
+from ..logging_setup import get_logger
+from .base import CallNext, JobCall
+
+log = get_logger("queue_system.job")
+
+
+class LogContextMiddleware:
+    async def __call__(self, call: JobCall, call_next: CallNext) -> Any:
+        with structlog.contextvars.bound_contextvars(
+            job_id=call.job_id, function=call.function_name or call.spec.name, queue=call.queue, job_try=call.job_try
+        ):
+            started = time.perf_counter()
+            log.debug("job.started")
+            try:
+                result = await call_next(call)
+            except ArqRetry:
+                raise
+            except asyncio.CancelledError:
+                log.info("job.cancelled", duration_ms=_ms_since(started))
+                raise
+            except Exception as exc:
+                log.error(
+                    "job.failed", duration_ms=_ms_since(started), error=f"{type(exc).__name__}: {exc}", exc_info=exc
+                )
+                raise
+            log.info("job.completed", duration_ms=_ms_since(started))
+            return result
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

@@ -1,0 +1,52 @@
+"""Turns failures into retries by the job's policy (arq itself retries only on its ``Retry``).
+
+A retryable exception with tries left becomes ``arq.Retry(defer=backoff)``; anything else propagates and is final.
+A try number beyond ``max_tries`` can only happen when earlier attempts lost their worker (the worker lets arq
+count those) and fails the job as :class:`WorkerLost` rather than looping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from arq.worker import Retry as ArqRetry
+
+from ..errors import PermanentFailure, Retry, WorkerLost
+from ..logging_setup import get_logger
+from .base import CallNext, JobCall
+
+log = get_logger("queue_system.retries")
+
+
+class RetriesMiddleware:
+    async def __call__(self, call: JobCall, call_next: CallNext) -> Any:
+        spec = call.spec
+        if call.job_try > spec.max_tries:
+            lost = call.job_try - spec.max_tries
+            raise WorkerLost(f"worker lost: the job's worker died {lost} time(s) after its last allowed try")
+        try:
+            return await call_next(call)
+        except asyncio.CancelledError:
+            raise
+        except (Retry, ArqRetry) as exc:
+            delay = exc.defer if isinstance(exc, Retry) else (exc.defer_score or 0) / 1000
+            return self._retry_or_fail(call, exc, delay, requested=True)
+        except Exception as exc:
+            if not spec.is_retryable(exc):
+                raise
+            return self._retry_or_fail(call, exc, spec.backoff.delay(call.job_try), requested=False)
+
+    def _retry_or_fail(self, call: JobCall, exc: Exception, delay: float, *, requested: bool) -> Any:
+        if call.job_try >= call.spec.max_tries:
+            if requested:
+                raise PermanentFailure(f"retry requested on the last allowed try ({call.spec.max_tries})") from exc
+            raise exc
+        log.warning(
+            "job.retry_scheduled",
+            delay_s=round(delay, 3),
+            next_try=call.job_try + 1,
+            max_tries=call.spec.max_tries,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        raise ArqRetry(defer=delay) from exc

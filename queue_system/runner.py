@@ -1,0 +1,168 @@
+"""Runs one job attempt through the middleware chain; shared by the stock ``arq`` worker and ours.
+
+Everything that must hold under ``arq settings.WorkerSettings`` (retries by policy, the failed store, priorities,
+broken payloads) lives here and in the middleware, not in a Worker subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.worker import Function
+from arq.worker import Retry as ArqRetry
+from arq.worker import func as arq_func
+
+from .config import QueueConfig
+from .failed import FailedStore
+from .internal_jobs import undecodable_job, unknown_function_job
+from .keys import DEFAULT_QUEUE, Keys, queue_key
+from .middleware import JobCall, build_chain, default_middleware
+from .scripts import Scripts
+from .serialization import PayloadCodec, loads
+from .spec import UNDECODABLE_FUNCTION, UNKNOWN_FUNCTION, JobSpec
+from .types import JobContext, Priority
+
+# arq's own timeout is only a safety net around ours (see middleware.timeout).
+ARQ_TIMEOUT_MARGIN_S = 5.0
+CTX_RUNTIME = "qs"
+CTX_QUEUE_OF = "qs_queue_of"
+CTX_DEFAULT_QUEUE = "qs_default_queue"
+PROMOTE_BATCH = 100
+
+
+class WorkerCodec(PayloadCodec):
+    """The worker's decoder: never raises, so arq never drops a job silently.
+
+    Undecodable payloads and unknown function names become internal jobs that fail into the failed store.
+    """
+
+    def __init__(self, *, known: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.known = frozenset(known)
+
+    def deserialize(self, raw: bytes) -> dict[str, Any]:
+        try:
+            data = super().deserialize(raw)
+            _check_job_shape(data)
+        except Exception as exc:
+            return undecodable_job(raw, f"{type(exc).__name__}: {exc}"[:300])
+        if "s" not in data and data["f"] not in self.known:
+            return unknown_function_job(data)
+        return data
+
+
+def _check_job_shape(data: dict[str, Any]) -> None:
+    if "s" in data:  # a result, not a job
+        return
+    if not isinstance(data.get("a", []), list) or not isinstance(data.get("k", {}), dict):
+        raise ValueError("args must be a list and kwargs an object")
+    if not isinstance(data.get("et", 0), int):
+        raise ValueError("enqueue time must be an integer (ms)")
+
+
+class WorkerRuntime:
+    """Per-worker services the runner and middleware use; lives in ``ctx["qs"]``."""
+
+    def __init__(self, redis: ArqRedis, config: QueueConfig, codec: PayloadCodec, *, promote_on_start: bool) -> None:
+        self.redis = redis
+        self.config = config
+        self.codec = codec
+        self.keys = Keys(config.prefix)
+        self.scripts = Scripts(redis)
+        self.failed = FailedStore(
+            redis, self.keys, max_entries=config.failed_max_entries, max_age_s=config.failed_max_age_s
+        )
+        self.promote_on_start = promote_on_start
+        self.chain = build_chain(default_middleware(self), _call_function)
+
+    async def run(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = await self._begin(ctx, spec, args, kwargs)
+        try:
+            result = await self.chain(call)
+        except (ArqRetry, asyncio.CancelledError):
+            raise
+        except Exception:
+            await self._end(call)
+            raise
+        await self._end(call)
+        return result
+
+    async def promote(self, queue: str, now_ms: int, pipe: Any = None) -> Any:
+        """Re-score due deferred/retried jobs of ``queue`` into their priority band (see lua/promote.lua)."""
+        inbox = "1" if queue == DEFAULT_QUEUE else "0"
+        return await self.scripts.promote(
+            keys=[queue_key(queue), self.keys.seq(queue), self.keys.functions],
+            args=[now_ms, PROMOTE_BATCH, self.config.prefix, inbox, queue],
+            client=pipe or self.redis,
+        )
+
+    async def _begin(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobCall:
+        job_id = str(ctx["job_id"])
+        queue_of = ctx.get(CTX_QUEUE_OF)
+        fallback_queue = (queue_of(job_id) if queue_of else None) or ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.meta(job_id))
+            if self.promote_on_start:
+                await self.promote(fallback_queue, int(time.time() * 1000), pipe)
+            meta, *_ = await pipe.execute()
+        meta = {k.decode(): v.decode() for k, v in meta.items()}
+        call = JobCall(
+            ctx=ctx,
+            spec=spec,
+            args=tuple(args),
+            kwargs=dict(kwargs),
+            job_id=job_id,
+            job_try=int(ctx.get("job_try", 1)),
+            queue=meta.get("q") or fallback_queue,
+            priority=Priority.parse(int(meta["p"])) if "p" in meta else spec.priority,
+            tags=loads(meta["tg"]) if meta.get("tg") else {},
+            enqueued_at_ms=int(meta.get("et") or _ms(ctx.get("enqueue_time"))),
+            started_at_ms=int(time.time() * 1000),
+            function_name=spec.name,
+        )
+        _apply_internal_route(call)
+        return call
+
+    async def _end(self, call: JobCall) -> None:
+        await self.redis.delete(self.keys.meta(call.job_id))
+
+
+def _apply_internal_route(call: JobCall) -> None:
+    """For the internal routes, record the producer's function and arguments rather than the route's own."""
+    if call.spec.name == UNKNOWN_FUNCTION:
+        call.function_name = str(call.kwargs.get("function", UNKNOWN_FUNCTION))
+        call.recorded_args = tuple(call.kwargs.get("args") or ())
+        call.recorded_kwargs = dict(call.kwargs.get("kwargs") or {})
+    elif call.spec.name == UNDECODABLE_FUNCTION:
+        call.undecodable = True
+
+
+def _ms(value: Any) -> int:
+    return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else 0
+
+
+async def _call_function(call: JobCall) -> Any:
+    return await call.spec.function(call.ctx, *call.args, **call.kwargs)
+
+
+def arq_function(spec: JobSpec, *, lost_attempts_budget: int, keep_result_s: float | None) -> Function:
+    """Wrap a spec for arq. arq may count up to ``lost_attempts_budget`` extra tries (attempts whose worker died);
+    the retries middleware turns those into a "worker lost" failure instead of arq's silent give-up."""
+
+    async def run(ctx: JobContext, *args: Any, **kwargs: Any) -> Any:
+        runtime: WorkerRuntime = ctx[CTX_RUNTIME]
+        return await runtime.run(ctx, spec, args, kwargs)
+
+    run.__qualname__ = run.__name__ = spec.name
+    keep = spec.keep_result_s if spec.keep_result_s is not None else keep_result_s
+    return arq_func(
+        run,
+        name=spec.name,
+        max_tries=spec.max_tries + lost_attempts_budget,
+        timeout=spec.timeout_s + ARQ_TIMEOUT_MARGIN_S,
+        keep_result=keep,
+    )

@@ -1,0 +1,127 @@
+"""Builds the ``WorkerSettings`` class that both ``arq settings.WorkerSettings`` and ``queue-system worker`` run.
+
+    WorkerSettings = worker_settings(jobs=[send_email, render_certificate], queues=["email-sending"])
+
+Every argument is explicit, so a misspelled setting is a ``TypeError`` at import, not a silent no-op. The stock
+arq worker serves one queue (the first of ``queues``); ``queue-system worker`` serves all of them in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from .client import Client
+from .config import QueueConfig
+from .connection import redis_settings
+from .crypto import Cipher
+from .errors import ConfigError
+from .internal_jobs import INTERNAL_SPECS
+from .keys import DEFAULT_QUEUE, queue_key, validate_queue_name
+from .logging_setup import configure_logging, get_logger
+from .registry import JobFunction, set_current_client
+from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerCodec, WorkerRuntime, arq_function
+from .spec import JobSpec
+from .types import JobContext
+
+Hook = Callable[[JobContext], Awaitable[None]]
+CTX_ENGINE = "qs_engine"
+log = get_logger("queue_system.worker")
+
+
+def worker_settings(
+    *,
+    jobs: Sequence[JobFunction[Any, Any]],
+    queues: Sequence[str] | None = None,
+    concurrency: int = 10,
+    config: QueueConfig | None = None,
+    on_startup: Hook | None = None,
+    on_shutdown: Hook | None = None,
+    poll_delay_s: float = 0.1,
+    name: str = "WorkerSettings",
+) -> type:
+    """Validate the declaration and return a class whose attributes arq's Worker accepts (plus ``qs_*`` extras)."""
+    config = config or QueueConfig.from_env()
+    specs = _specs(jobs)
+    served = [validate_queue_name(q) for q in (config.worker_queues or queues or _queues_of(specs))]
+    if concurrency < 1:
+        raise ConfigError("concurrency must be >= 1")
+    cipher = Cipher(config.encryption_keys) if config.encryption_keys else None
+    sensitive = {s.name for s in specs if s.sensitive}
+    if sensitive and cipher is None:
+        raise ConfigError(f"jobs {sorted(sensitive)} are sensitive: set QS_ENCRYPTION_KEYS")
+    all_specs = [*specs, *INTERNAL_SPECS]
+    codec = WorkerCodec(
+        known=[s.name for s in all_specs],
+        max_payload_bytes=config.max_payload_bytes,
+        cipher=cipher,
+        is_sensitive=sensitive.__contains__,
+    )
+
+    async def startup(ctx: JobContext) -> None:
+        configure_logging(fmt=config.log_format, level=config.log_level)
+        runtime = WorkerRuntime(ctx["redis"], config, codec, promote_on_start=not ctx.get(CTX_ENGINE))
+        await _publish(runtime, specs)
+        ctx[CTX_RUNTIME] = runtime
+        ctx.setdefault(CTX_DEFAULT_QUEUE, served[0])
+        client = Client(ctx["redis"], config, codec)
+        for spec in specs:
+            client.register(spec.name, spec.info)
+        set_current_client(client)
+        log.info("worker.started", queues=served, functions=len(specs), concurrency=concurrency)
+        if on_startup:
+            await on_startup(ctx)
+
+    async def shutdown(ctx: JobContext) -> None:
+        if on_shutdown:
+            await on_shutdown(ctx)
+        log.info("worker.stopped")
+
+    attrs: dict[str, Any] = {
+        "functions": [
+            arq_function(s, lost_attempts_budget=config.lost_attempts_budget, keep_result_s=config.keep_result_s)
+            for s in all_specs
+        ],
+        "queue_name": queue_key(served[0]),
+        "redis_settings": redis_settings(config),
+        "job_serializer": codec.serialize,
+        "job_deserializer": codec.deserialize,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": concurrency,
+        "poll_delay": poll_delay_s,
+        "queue_read_limit": concurrency,  # small reads keep priority order fresh under the stock worker
+        "keep_result": config.keep_result_s,
+        "expires_extra_ms": config.job_expires_s * 1000,
+        "qs_config": config,
+        "qs_queues": tuple(served),
+        "qs_specs": tuple(specs),
+        "__doc__": f"Worker settings for {len(specs)} jobs on queues {', '.join(served)}.",
+    }
+    return type(name, (), attrs)
+
+
+def _specs(jobs: Sequence[JobFunction[Any, Any]]) -> list[JobSpec]:
+    specs: list[JobSpec] = []
+    seen: set[str] = set()
+    for handle in jobs:
+        if not isinstance(handle, JobFunction):
+            raise ConfigError(f"{handle!r} is not a job: declare it with @job(...)")
+        if handle.spec.name in seen:
+            raise ConfigError(f"two jobs are named {handle.spec.name!r}")
+        seen.add(handle.spec.name)
+        specs.append(handle.spec)
+    if not specs:
+        raise ConfigError("a worker needs at least one job")
+    return specs
+
+
+def _queues_of(specs: Sequence[JobSpec]) -> list[str]:
+    queues = sorted({s.queue for s in specs})
+    return sorted(queues, key=lambda q: q != DEFAULT_QUEUE)
+
+
+async def _publish(runtime: WorkerRuntime, specs: Sequence[JobSpec]) -> None:
+    """Publish each function's routing so producers and the inbox router can find its queue and priority."""
+    mapping: dict[str | bytes, bytes] = {s.name: s.info.to_json() for s in specs}
+    await runtime.redis.hset(runtime.keys.functions, mapping=mapping)  # type: ignore[misc]

@@ -1,0 +1,13 @@
+"""The composition root: which jobs and queues the worker runs. Nothing else lives here.
+
+queue-system worker settings.WorkerSettings            # every queue in one process (recommended)
+queue-system worker settings.WorkerSettings -q cleanup  # a subset
+arq settings.WorkerSettings                             # the stock arq worker: the first queue only
+"""
+
+from __future__ import annotations
+
+from jobs import ALL_JOBS, QUEUES
+from queue_system import worker_settings
+
+WorkerSettings = worker_settings(jobs=ALL_JOBS, queues=QUEUES)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from queue_system import Exponential, Fixed, JobContext, PermanentFailure, Retry, job
+
+RUNS_KEY = "test:runs"
+
+
+async def record(ctx: JobContext, name: str, *args: Any) -> None:
+    entry = {"name": name, "args": list(args), "try": ctx["job_try"], "job_id": ctx["job_id"], "t": time.time()}
+    await ctx["redis"].rpush(RUNS_KEY, json.dumps(entry))
+
+
+@job(queue="alpha")
+async def echo(ctx: JobContext, value: Any) -> Any:
+    await record(ctx, "echo", value)
+    return value
+
+
+@job(queue="alpha", max_tries=3, backoff=Exponential(0.3))
+async def flaky(ctx: JobContext, succeed_on_try: int) -> str:
+    await record(ctx, "flaky", succeed_on_try)
+    if ctx["job_try"] < succeed_on_try:
+        raise ConnectionError(f"transient failure on try {ctx['job_try']}")
+    return f"ok on try {ctx['job_try']}"
+
+
+@job(queue="alpha", max_tries=2, backoff=Fixed(0.05))
+async def always_fails(ctx: JobContext, note: str = "") -> None:
+    await record(ctx, "always_fails", note)
+    raise ValueError(f"always fails {note}".strip())
+
+
+@job(queue="alpha", max_tries=5, fail_on=(KeyError,))
+async def fails_permanently(ctx: JobContext, kind: str) -> None:
+    await record(ctx, "fails_permanently", kind)
+    if kind == "key":
+        raise KeyError("missing")
+    raise PermanentFailure("bad input")
+
+
+@job(queue="alpha", max_tries=2, timeout=0.2, backoff=Fixed(0.05))
+async def too_slow(ctx: JobContext) -> None:
+    await record(ctx, "too_slow")
+    await asyncio.sleep(5)
+
+
+@job(queue="alpha", max_tries=3)
+async def asks_retry(ctx: JobContext) -> int:
+    await record(ctx, "asks_retry")
+    if ctx["job_try"] < 2:
+        raise Retry(defer=0.05)
+    return int(ctx["job_try"])
+
+
+@job(queue="alpha", priority="low")
+async def ordered(ctx: JobContext, label: str) -> str:
+    await record(ctx, "ordered", label)
+    return label
+
+
+@job(queue="beta")
+async def on_beta(ctx: JobContext, value: int) -> int:
+    await record(ctx, "on_beta", value)
+    return value + 1
+
+
+@job(queue="alpha", sensitive=True, max_tries=1)
+async def secret_job(ctx: JobContext, card_number: str, fail: bool = False) -> str:
+    await record(ctx, "secret_job", "<redacted>")
+    if fail:
+        raise RuntimeError("declined")
+    return card_number[-4:]
+
+
+ALL = [echo, flaky, always_fails, fails_permanently, too_slow, asks_retry, ordered, on_beta, secret_job]
