@@ -80,6 +80,13 @@ class QueueConfig(BaseModel):
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        """``auto`` means one JSON object per line in production and readable console lines elsewhere."""
+        if self.log_format == "auto":
+            return "json" if self.is_production else "console"
+        return self.log_format
+
 
 def _split(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())

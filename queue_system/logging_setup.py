@@ -23,9 +23,9 @@ class _DropArqJobLines(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg.startswith(_ARQ_DUPLICATES))
 
 
-def configure_logging(*, fmt: str = "auto", level: str = "INFO") -> None:
-    """Idempotent; ``fmt`` is ``json``, ``console`` or ``auto`` (console on a terminal, JSON otherwise)."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
+    """Idempotent; ``fmt`` is ``json`` (one object per line) or ``console`` (readable lines)."""
+    use_json = fmt == "json"
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backoff import Backoff, Exponential
-from .errors import ConfigError, PermanentFailure
+from .errors import ConfigError, PermanentFailure, UnknownQueue
 from .keys import DEFAULT_QUEUE, queue_key, validate_queue_name
 from .serialization import dumps, loads
 from .types import Priority
@@ -67,7 +67,10 @@ class JobSpec:
     def __post_init__(self) -> None:
         if not inspect.iscoroutinefunction(self.function):
             raise ConfigError(f"job {self.name!r}: {self.function!r} is not an async function")
-        validate_queue_name(self.queue)
+        try:
+            validate_queue_name(self.queue)
+        except UnknownQueue as exc:
+            raise ConfigError(f"job {self.name!r}: {exc}") from exc
         if self.max_tries < 1:
             raise ConfigError(f"job {self.name!r}: max_tries must be >= 1")
         if self.timeout_s <= 0:

@@ -59,7 +59,7 @@ def worker_settings(
     )
 
     async def startup(ctx: JobContext) -> None:
-        configure_logging(fmt=config.log_format, level=config.log_level)
+        configure_logging(fmt=config.effective_log_format, level=config.log_level)
         runtime = WorkerRuntime(ctx["redis"], config, codec, promote_on_start=not ctx.get(CTX_ENGINE))
         await _publish(runtime, specs)
         ctx[CTX_RUNTIME] = runtime

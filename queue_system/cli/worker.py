@@ -36,7 +36,7 @@ def worker(settings: str, queues: tuple[str, ...], concurrency: int | None, burs
     config = getattr(settings_cls, "qs_config", None)
     if config is None:
         raise ConfigError(f"{settings} was not built with queue_system.worker_settings(...)")
-    configure_logging(fmt=config.log_format, level=config.log_level)
+    configure_logging(fmt=config.effective_log_format, level=config.log_level)
     served = tuple(getattr(settings_cls, "qs_queues", ()))
     unknown = set(queues) - set(served)
     if unknown:

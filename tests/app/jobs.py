@@ -58,8 +58,9 @@ async def asks_retry(ctx: JobContext) -> int:
 
 
 @job(queue="alpha", priority="low")
-async def ordered(ctx: JobContext, label: str) -> str:
+async def ordered(ctx: JobContext, label: str, sleep: float = 0) -> str:
     await record(ctx, "ordered", label)
+    await asyncio.sleep(sleep)
     return label
 
 

@@ -1,0 +1,138 @@
+"""Enqueueing: options, typed handles, exact duplicate detection, bulk, and errors that write nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from queue_system import Client, EnqueueError, JobRequest, PayloadTooLarge, QueueConfig, SerializationError, use_client
+from queue_system.keys import queue_key
+from tests.app.jobs import echo, ordered
+
+
+async def test_enqueue_by_name_writes_an_arq_job(client: Client) -> None:
+    job = await client.enqueue_job("echo", 1, _queue="alpha", _tags={"event_id": 5})
+    assert not job.duplicate
+    assert await client.queue_size("alpha") == 1
+    meta = await client.redis.hgetall(client.keys.meta(job.job_id))
+    assert meta[b"q"] == b"alpha" and meta[b"f"] == b"echo" and meta[b"tg"] == b'{"event_id":"5"}'
+    assert (await client.redis.get(f"arq:job:{job.job_id}")).startswith(b'{"t":null,"f":"echo","a":[1]')
+
+
+async def test_typed_handle_uses_its_declared_queue_and_priority(client: Client) -> None:
+    with use_client(client):
+        job = await ordered.enqueue("x")
+        assert job.queue == "alpha"
+        deferred = await ordered.options(defer_by=60, priority="critical", job_id="mine").enqueue("y")
+        assert deferred.job_id == "mine"
+        legacy = await ordered.enqueue("z", _defer_by=dt.timedelta(seconds=30))  # type: ignore[call-arg]
+    scores = dict(await client.redis.zrange(queue_key("alpha"), 0, -1, withscores=True))
+    now_ms = dt.datetime.now(dt.UTC).timestamp() * 1000
+    assert scores[job.job_id.encode()] < 1e12  # ready: in its priority band
+    assert abs(scores[b"mine"] - (now_ms + 60_000)) < 5_000  # deferred: its due time
+    assert abs(scores[legacy.job_id.encode()] - (now_ms + 30_000)) < 5_000
+    assert await client.redis.hget(client.keys.meta("mine"), "p") == b"0"
+
+
+async def test_defer_until_needs_an_aware_datetime(client: Client) -> None:
+    with pytest.raises(EnqueueError, match="timezone"):
+        await client.enqueue_job("echo", 1, _defer_until=dt.datetime(2030, 1, 1))
+    with pytest.raises(EnqueueError, match="not both"):
+        await client.enqueue_job("echo", 1, _defer_by=1, _defer_until=dt.datetime.now(dt.UTC))
+
+
+async def test_duplicate_id_creates_one_job_and_reports_it(client: Client) -> None:
+    first = await client.enqueue_job("echo", 1, _job_id="same", _queue="alpha")
+    second = await client.enqueue_job("echo", 2, _job_id="same", _queue="alpha")
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert await client.queue_size("alpha") == 1
+
+
+async def test_one_hundred_concurrent_duplicates_make_one_job(config: QueueConfig) -> None:
+    clients = [await Client.connect(config) for _ in range(4)]
+    try:
+        jobs = await asyncio.gather(
+            *(clients[i % 4].enqueue_job("echo", i, _job_id="contended", _queue="alpha") for i in range(100))
+        )
+        assert sum(not j.duplicate for j in jobs) == 1
+        assert await clients[0].queue_size("alpha") == 1
+    finally:
+        for c in clients:
+            await c.close()
+
+
+async def test_bulk_enqueue_of_ten_thousand_is_one_round_trip(client: Client, monkeypatch: Any) -> None:
+    executes = 0
+    original = client.redis.pipeline
+
+    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
+        nonlocal executes
+        executes += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client.redis, "pipeline", counting_pipeline)
+    requests = [JobRequest("echo", (i,), queue="alpha") for i in range(10_000)]
+    requests.append(JobRequest("echo", (0,), queue="alpha", job_id="dup"))
+    requests.append(JobRequest("echo", (1,), queue="alpha", job_id="dup"))
+    jobs = await client.enqueue_many(requests)
+    assert executes == 1
+    assert sum(j.duplicate for j in jobs) == 1
+    assert await client.queue_size("alpha") == 10_001
+
+
+async def test_unserializable_argument_raises_and_writes_nothing(client: Client) -> None:
+    before = await client.redis.dbsize()
+    with pytest.raises(SerializationError):
+        await client.enqueue_job("echo", object(), _queue="alpha")
+    with pytest.raises(SerializationError):  # one bad job in a bulk call writes none of them
+        await client.enqueue_many([JobRequest("echo", (1,)), JobRequest("echo", ({1, object()},))])
+    assert await client.redis.dbsize() == before
+
+
+async def test_oversized_payload_is_refused_before_writing(config: QueueConfig) -> None:
+    small = config.model_copy(update={"max_payload_bytes": 1000})
+    async with await Client.connect(small) as client:
+        before = await client.redis.dbsize()
+        with pytest.raises(PayloadTooLarge, match="1000"):
+            await client.enqueue_job("echo", "x" * 2000)
+        await client.enqueue_job("echo", "x" * 100)
+        assert await client.redis.dbsize() > before
+
+
+async def test_invalid_queue_and_priority_are_typed_errors(client: Client) -> None:
+    with pytest.raises(EnqueueError, match="queue"):
+        await client.enqueue_job("echo", 1, _queue="no spaces allowed")
+    with pytest.raises(EnqueueError, match="critical, high, normal, low, background"):
+        await client.enqueue_job("echo", 1, _priority="urgent")
+
+
+async def test_enqueue_by_name_follows_the_policy_workers_publish(
+    client: Client, config: QueueConfig, app_settings: type
+) -> None:
+    from queue_system.runner import WorkerRuntime
+    from queue_system.worker_settings import _publish
+
+    runtime = WorkerRuntime(client.redis, config, client.codec, promote_on_start=False)
+    await _publish(runtime, app_settings.qs_specs)
+    async with await Client.connect(config) as fresh:  # knows nothing locally
+        job = await fresh.enqueue_job("on_beta", 1)
+        assert job.queue == "beta"
+        low = await fresh.enqueue_job("ordered", "x")
+        assert await fresh.redis.hget(fresh.keys.meta(low.job_id), "p") == b"3"
+
+
+async def test_a_redis_that_is_down_fails_fast(config: QueueConfig) -> None:
+    from queue_system import RedisUnavailable
+
+    down = config.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "connect_timeout_s": 1.0})
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RedisUnavailable):
+        await Client.connect(down)
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_handle_runs_directly_too(client: Client) -> None:
+    assert await echo({"redis": client.redis, "job_try": 1, "job_id": "direct"}, 42) == 42
