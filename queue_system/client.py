@@ -19,9 +19,9 @@ from arq.jobs import Job as ArqJob
 from arq.jobs import JobStatus
 
 from .config import QueueConfig
-from .connection import connect
+from .connection import REDIS_DOWN_ERRORS, close_redis, connect
 from .crypto import Cipher
-from .errors import EnqueueError, JobNotFound
+from .errors import EnqueueError, JobNotFound, RedisUnavailable
 from .failed import FailedFilter, FailedJob, FailedStore
 from .keys import DEFAULT_QUEUE, Keys, job_key, queue_key, result_key, validate_queue_name
 from .scripts import Scripts
@@ -92,7 +92,7 @@ class Client:
         return cls(await connect(config, codec), config, codec)
 
     async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
+        await close_redis(self.redis)
 
     async def __aenter__(self) -> Client:
         return self
@@ -105,14 +105,19 @@ class Client:
         self._local[name] = info
 
     async def function_info(self, name: str) -> FunctionInfo:
-        """Routing for ``name``: declared locally, else as published by workers (cached 5 s), else defaults."""
+        """Routing for ``name``: declared locally, else as published by workers, else defaults.
+
+        Published routing is cached for 5 s, a miss for 1 s. A function nobody has declared or published yet may
+        be sensitive: with encryption keys configured its payload is encrypted, to be safe.
+        """
         if name in self._local:
             return self._local[name]
-        if time.monotonic() - self._published_at > 5:
+        age = time.monotonic() - self._published_at
+        if age > 5 or (name not in self._published and age > 1):
             raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.functions)  # type: ignore[misc]
             self._published = {k.decode(): FunctionInfo.from_json(v) for k, v in raw.items()}
             self._published_at = time.monotonic()
-        return self._published.get(name, FunctionInfo())
+        return self._published.get(name) or FunctionInfo(sensitive=self.codec.cipher is not None)
 
     async def enqueue_job(
         self,
@@ -135,13 +140,16 @@ class Client:
 
     async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[Job]:
         """Enqueue many jobs in one pipelined round trip. Everything is encoded (and checked) before any write."""
-        prepared = [await self._prepare(r) for r in requests]
-        if not prepared:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for p in prepared:
-                await self.scripts.enqueue(keys=p.keys, args=p.args, client=pipe)
-            created = await pipe.execute()
+        try:
+            prepared = [await self._prepare(r) for r in requests]
+            if not prepared:
+                return []
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for p in prepared:
+                    await self.scripts.enqueue(keys=p.keys, args=p.args, client=pipe)
+                created = await pipe.execute()
+        except REDIS_DOWN_ERRORS as exc:
+            raise RedisUnavailable(f"enqueue failed, Redis is unreachable: {type(exc).__name__}: {exc}") from exc
         return [Job(self, p.job_id, p.queue, duplicate=not ok) for p, ok in zip(prepared, created, strict=True)]
 
     async def _prepare(self, request: JobRequest, *, force: bool = False) -> _Prepared:
@@ -186,6 +194,7 @@ class Client:
             self.keys.meta(job_id),
             self.keys.seq(queue),
             self.keys.queues,
+            self.keys.wake(queue),
         ]
         args = [
             job_id,

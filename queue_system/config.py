@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 ENV_PREFIX = "QS_"
-_LIST_FIELDS = {"encryption_keys", "worker_queues"}
+_LIST_FIELDS = {"encryption_keys", "worker_queues", "redis_sentinels"}
 
 
 class QueueConfig(BaseModel):
@@ -31,6 +31,14 @@ class QueueConfig(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_payload_bytes: int = Field(default=1024 * 1024, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    # A command that gets no answer within this time fails (instead of hanging on a dead server).
+    socket_timeout_s: float = Field(default=10.0, gt=0)
+    # Connections per process; a burst beyond them waits up to pool_timeout_s for a free one instead of failing.
+    max_connections: int = Field(default=50, ge=1)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    # Sentinel: "host:port,host:port" and the monitored primary's name; REDIS_URL then supplies password, db, TLS.
+    redis_sentinels: tuple[str, ...] = ()
+    redis_sentinel_master: str = "mymaster"
     # Keys for sensitive jobs (Fernet, url-safe base64 of 32 bytes); the first encrypts, all decrypt (rotation).
     encryption_keys: tuple[str, ...] = ()
     # arq deletes a job's payload this long after it was due; retries must finish within it.
@@ -40,6 +48,14 @@ class QueueConfig(BaseModel):
     failed_max_age_s: int = Field(default=30 * 86400, gt=0)
     # Narrows the queues a worker serves (QS_WORKER_QUEUES=a,b); the stock arq worker serves the first one.
     worker_queues: tuple[str, ...] = ()
+    # A running job's lease: renewed by its worker every third of it; a dead worker's job runs again after it.
+    lease_s: float = Field(default=30.0, ge=1)
+    # On SIGTERM a worker lets running jobs finish this long, then re-queues the rest (their try not counted).
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+    # A worker started while Redis is down waits for it this long (0 = forever), then exits non-zero.
+    redis_wait_s: float = Field(default=0.0, ge=0)
+    # Longest an idle worker blocks before looking again (jobs enqueued by this project wake it at once).
+    idle_poll_s: float = Field(default=0.5, gt=0)
     # How many times a job may lose its worker (crash, kill) before it is failed as "worker lost".
     lost_attempts_budget: int = Field(default=3, ge=1)
 

@@ -1,46 +1,134 @@
-"""The one place that builds Redis connections (through arq, so producers and workers share its client).
+"""The one place that builds Redis connections, for producers and workers alike.
 
-Connection errors become :class:`RedisUnavailable` quickly instead of hanging: arq's ``create_pool`` retries
-only when asked, and socket timeouts are set from the configuration.
+arq's ``create_pool`` uses a pool that raises when its connections run out, drops retry and timeout settings
+for Sentinel, and hangs on a dead server without socket timeouts. Here every client gets: a *blocking* pool (a
+burst beyond ``max_connections`` waits for a free connection), retries with backoff on connection errors,
+connect and socket timeouts, and, with Sentinel, the same settings (password, TLS, retries, timeouts) on every
+connection to whichever server is primary now.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+from urllib.parse import urlparse
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from .config import QueueConfig
 from .errors import RedisUnavailable
 from .serialization import PayloadCodec
 
+# What a lost or restarting server looks like to a client.
+REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+
+CONNECT_ERRORS: tuple[type[BaseException], ...] = (*REDIS_DOWN_ERRORS, RedisError)
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool, waiting for a free connection like BlockingConnectionPool instead of raising."""
+
 
 def redis_settings(config: QueueConfig) -> RedisSettings:
+    """arq's settings, for the stock ``arq`` worker (which builds its own pool from them)."""
     settings = RedisSettings.from_dsn(config.redis_url)
     settings.conn_timeout = int(max(1, config.connect_timeout_s))
     settings.conn_retries = 0
+    if config.redis_sentinels:
+        settings.host = [_host_port(s) for s in config.redis_sentinels]
+        settings.sentinel = True
+        settings.sentinel_master = config.redis_sentinel_master
     return settings
 
 
-async def connect(config: QueueConfig, codec: PayloadCodec) -> ArqRedis:
-    """Open a pool, raising :class:`RedisUnavailable` within ``connect_timeout_s`` if Redis does not answer."""
-    try:
-        return await asyncio.wait_for(
-            create_pool(
-                redis_settings(config),
-                job_serializer=codec.serialize,
-                job_deserializer=codec.deserialize,
-            ),
-            timeout=config.connect_timeout_s + 1,
+def connection_kwargs(config: QueueConfig, *, socket_timeout_s: float | None = None) -> dict[str, Any]:
+    return {
+        "socket_connect_timeout": config.connect_timeout_s,
+        "socket_timeout": socket_timeout_s or config.socket_timeout_s,
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 15,
+    }
+
+
+def create_redis(config: QueueConfig, codec: PayloadCodec, *, socket_timeout_s: float | None = None) -> ArqRedis:
+    """A client (no I/O yet). ``socket_timeout_s`` is raised for connections that block (BLPOP)."""
+    kwargs = connection_kwargs(config, socket_timeout_s=socket_timeout_s)
+    pool: Any
+    if config.redis_sentinels:
+        pool = _sentinel_pool(config, kwargs)
+    else:
+        pool = BlockingConnectionPool.from_url(
+            config.redis_url, max_connections=config.max_connections, timeout=config.pool_timeout_s, **kwargs
         )
-    except (OSError, RedisError, TimeoutError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {_safe_url(config.redis_url)}: {exc}") from exc
+    return ArqRedis(pool, job_serializer=codec.serialize, job_deserializer=codec.deserialize)
 
 
-def _safe_url(url: str) -> str:
+def _sentinel_pool(config: QueueConfig, kwargs: dict[str, Any]) -> SentinelConnectionPool:
+    url = urlparse(config.redis_url)
+    auth = {"username": url.username, "password": url.password}
+    db = int(url.path.lstrip("/") or 0)
+    ssl = url.scheme == "rediss"
+    sentinel_class: Any = Sentinel  # redis-py's asyncio Sentinel is untyped
+    pool_class: Any = BlockingSentinelConnectionPool
+    sentinel = sentinel_class(
+        [_host_port(s) for s in config.redis_sentinels],
+        sentinel_kwargs={
+            "socket_connect_timeout": config.connect_timeout_s,
+            "socket_timeout": config.connect_timeout_s,
+        },
+        **kwargs,
+    )
+    pool: SentinelConnectionPool = pool_class(
+        config.redis_sentinel_master,
+        sentinel,
+        db=db,
+        ssl=ssl,
+        max_connections=config.max_connections,
+        timeout=config.pool_timeout_s,
+        **auth,
+        **kwargs,
+    )
+    return pool
+
+
+async def close_redis(redis: ArqRedis) -> None:
+    """Close a client, its pool and, with Sentinel, the manager's own connections to the sentinels."""
+    manager = getattr(redis.connection_pool, "sentinel_manager", None)
+    await redis.aclose(close_connection_pool=True)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.aclose()
+
+
+async def connect(config: QueueConfig, codec: PayloadCodec) -> ArqRedis:
+    """Open a client and check it answers, raising :class:`RedisUnavailable` within about ``connect_timeout_s``."""
+    redis = create_redis(config, codec)
+    try:
+        await asyncio.wait_for(redis.ping(), timeout=config.connect_timeout_s + 1)
+    except CONNECT_ERRORS as exc:
+        await close_redis(redis)
+        raise RedisUnavailable(
+            f"cannot reach Redis at {safe_url(config.redis_url)}: {type(exc).__name__}: {exc}".rstrip(": ")
+        ) from exc
+    return redis
+
+
+def safe_url(url: str) -> str:
     """Hide a password in a Redis URL before it reaches a log or an error message."""
     if "@" not in url:
         return url
     scheme, rest = url.split("://", 1)
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.strip().rpartition(":")
+    return host or "127.0.0.1", int(port or 26379)

@@ -82,6 +82,10 @@ class Keys:
         """Counter that orders jobs FIFO within a priority level."""
         return f"{self.prefix}:seq:{queue}"
 
+    def wake(self, queue: str) -> str:
+        """List holding at most one token; idle workers block on it and wake when a job is enqueued."""
+        return f"{self.prefix}:wake:{queue}"
+
     @property
     def functions(self) -> str:
         """Hash function name -> JSON policy summary, published by workers for producers and the inbox router."""

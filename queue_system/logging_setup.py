@@ -25,6 +25,8 @@ class _DropArqJobLines(logging.Filter):
 
 def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
     """Idempotent; ``fmt`` is ``json`` (one object per line) or ``console`` (readable lines)."""
+    if fmt not in ("json", "console"):
+        raise ValueError(f"log format must be 'json' or 'console', not {fmt!r}")
     use_json = fmt == "json"
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -18,12 +18,12 @@ from arq.worker import func as arq_func
 
 from .config import QueueConfig
 from .failed import FailedStore
-from .internal_jobs import undecodable_job, unknown_function_job
-from .keys import DEFAULT_QUEUE, Keys, queue_key
+from .internal_jobs import rerouted_job, undecodable_job
+from .keys import Keys, queue_key
 from .middleware import JobCall, build_chain, default_middleware
 from .scripts import Scripts
 from .serialization import PayloadCodec, loads
-from .spec import UNDECODABLE_FUNCTION, UNKNOWN_FUNCTION, JobSpec
+from .spec import UNDECODABLE_FUNCTION, UNENCRYPTED_FUNCTION, UNKNOWN_FUNCTION, JobSpec
 from .types import JobContext, Priority
 
 # arq's own timeout is only a safety net around ours (see middleware.timeout).
@@ -31,6 +31,7 @@ ARQ_TIMEOUT_MARGIN_S = 5.0
 CTX_RUNTIME = "qs"
 CTX_QUEUE_OF = "qs_queue_of"
 CTX_DEFAULT_QUEUE = "qs_default_queue"
+CTX_META = "qs_meta"
 PROMOTE_BATCH = 100
 
 
@@ -46,12 +47,17 @@ class WorkerCodec(PayloadCodec):
 
     def deserialize(self, raw: bytes) -> dict[str, Any]:
         try:
-            data = super().deserialize(raw)
+            envelope = self.parse(raw)
+            data = self.open(envelope)
             _check_job_shape(data)
         except Exception as exc:
             return undecodable_job(raw, f"{type(exc).__name__}: {exc}"[:300])
-        if "s" not in data and data["f"] not in self.known:
-            return unknown_function_job(data)
+        if "s" in data:
+            return data
+        if data["f"] not in self.known:
+            return rerouted_job(UNKNOWN_FUNCTION, data)
+        if self.is_sensitive(data["f"]) and "enc" not in envelope:
+            return rerouted_job(UNENCRYPTED_FUNCTION, data)
         return data
 
 
@@ -67,7 +73,15 @@ def _check_job_shape(data: dict[str, Any]) -> None:
 class WorkerRuntime:
     """Per-worker services the runner and middleware use; lives in ``ctx["qs"]``."""
 
-    def __init__(self, redis: ArqRedis, config: QueueConfig, codec: PayloadCodec, *, promote_on_start: bool) -> None:
+    def __init__(
+        self,
+        redis: ArqRedis,
+        config: QueueConfig,
+        codec: PayloadCodec,
+        *,
+        specs: Iterable[JobSpec] = (),
+        stock_worker: bool,
+    ) -> None:
         self.redis = redis
         self.config = config
         self.codec = codec
@@ -76,14 +90,21 @@ class WorkerRuntime:
         self.failed = FailedStore(
             redis, self.keys, max_entries=config.failed_max_entries, max_age_s=config.failed_max_age_s
         )
-        self.promote_on_start = promote_on_start
+        self.specs = {spec.name: spec for spec in specs}
+        # Under arq's own Worker, due jobs are promoted on each job start and ended attempts counted here; our
+        # engine does both in its claim and finish scripts.
+        self.stock_worker = stock_worker
         self.chain = build_chain(default_middleware(self), _call_function)
 
     async def run(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = await self._begin(ctx, spec, args, kwargs)
         try:
             result = await self.chain(call)
-        except (ArqRetry, asyncio.CancelledError):
+        except ArqRetry:
+            if self.stock_worker:
+                await self.redis.hincrby(self.keys.meta(call.job_id), "ended", 1)  # type: ignore[misc]
+            raise
+        except asyncio.CancelledError:
             raise
         except Exception:
             await self._end(call)
@@ -93,50 +114,56 @@ class WorkerRuntime:
 
     async def promote(self, queue: str, now_ms: int, pipe: Any = None) -> Any:
         """Re-score due deferred/retried jobs of ``queue`` into their priority band (see lua/promote.lua)."""
-        inbox = "1" if queue == DEFAULT_QUEUE else "0"
         return await self.scripts.promote(
-            keys=[queue_key(queue), self.keys.seq(queue), self.keys.functions],
-            args=[now_ms, PROMOTE_BATCH, self.config.prefix, inbox, queue],
-            client=pipe or self.redis,
+            keys=[queue_key(queue)], args=[now_ms, PROMOTE_BATCH, self.config.prefix, queue], client=pipe or self.redis
         )
 
     async def _begin(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobCall:
         job_id = str(ctx["job_id"])
         queue_of = ctx.get(CTX_QUEUE_OF)
         fallback_queue = (queue_of(job_id) if queue_of else None) or ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.meta(job_id))
-            if self.promote_on_start:
-                await self.promote(fallback_queue, int(time.time() * 1000), pipe)
-            meta, *_ = await pipe.execute()
-        meta = {k.decode(): v.decode() for k, v in meta.items()}
+        meta: dict[str, str] | None = ctx.get(CTX_META)
+        if meta is None:
+            meta = await self._load_meta(job_id, fallback_queue)
+        job_try = int(ctx.get("job_try", 1))
         call = JobCall(
             ctx=ctx,
             spec=spec,
             args=tuple(args),
             kwargs=dict(kwargs),
             job_id=job_id,
-            job_try=int(ctx.get("job_try", 1)),
+            job_try=job_try,
             queue=meta.get("q") or fallback_queue,
             priority=Priority.parse(int(meta["p"])) if "p" in meta else spec.priority,
             tags=loads(meta["tg"]) if meta.get("tg") else {},
             enqueued_at_ms=int(meta.get("et") or _ms(ctx.get("enqueue_time"))),
             started_at_ms=int(time.time() * 1000),
             function_name=spec.name,
+            lost_attempts=max(0, job_try - 1 - int(meta.get("ended") or 0)),
         )
         _apply_internal_route(call)
         return call
 
+    async def _load_meta(self, job_id: str, queue: str) -> dict[str, str]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.meta(job_id))
+            if self.stock_worker:
+                await self.promote(queue, int(time.time() * 1000), pipe)
+            raw, *_ = await pipe.execute()
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
     async def _end(self, call: JobCall) -> None:
-        await self.redis.delete(self.keys.meta(call.job_id))
+        if self.stock_worker:  # our engine's finish script deletes it with the job
+            await self.redis.delete(self.keys.meta(call.job_id))
 
 
 def _apply_internal_route(call: JobCall) -> None:
     """For the internal routes, record the producer's function and arguments rather than the route's own."""
-    if call.spec.name == UNKNOWN_FUNCTION:
-        call.function_name = str(call.kwargs.get("function", UNKNOWN_FUNCTION))
+    if call.spec.name in (UNKNOWN_FUNCTION, UNENCRYPTED_FUNCTION):
+        call.function_name = str(call.kwargs.get("function", call.spec.name))
         call.recorded_args = tuple(call.kwargs.get("args") or ())
         call.recorded_kwargs = dict(call.kwargs.get("kwargs") or {})
+        call.sensitive = call.spec.name == UNENCRYPTED_FUNCTION
     elif call.spec.name == UNDECODABLE_FUNCTION:
         call.undecodable = True
 

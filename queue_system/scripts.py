@@ -1,7 +1,8 @@
 """Loads the Lua scripts in ``lua/`` (one atomic operation each, documented at the top of its file).
 
-redis-py's ``Script`` runs them with EVALSHA and reloads them after a ``SCRIPT FLUSH`` or a Redis restart,
-also inside pipelines.
+A line ``--!include name`` is replaced by ``lua/include/name.lua``, so scripts share one copy of a step (BullMQ's
+includes). redis-py's ``Script`` runs them with EVALSHA and reloads them after a ``SCRIPT FLUSH`` or a Redis
+restart, also inside pipelines.
 """
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
 
+INCLUDE = "--!include "
+
+
 @cache
-def script_source(name: str) -> str:
-    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+def script_source(name: str, folder: str = "lua") -> str:
+    text = resources.files(__package__).joinpath(folder, f"{name}.lua").read_text(encoding="utf-8")
+    lines = [
+        script_source(line[len(INCLUDE) :].strip(), "lua/include") if line.startswith(INCLUDE) else line
+        for line in text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
 
 
 class Scripts:
@@ -27,3 +36,5 @@ class Scripts:
         self.enqueue: AsyncScript = redis.register_script(script_source("enqueue"))
         self.promote: AsyncScript = redis.register_script(script_source("promote"))
         self.claim: AsyncScript = redis.register_script(script_source("claim"))
+        self.finish: AsyncScript = redis.register_script(script_source("finish"))
+        self.renew: AsyncScript = redis.register_script(script_source("renew"))

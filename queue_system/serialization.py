@@ -117,11 +117,18 @@ class PayloadCodec:
         return raw
 
     def deserialize(self, raw: bytes) -> dict[str, Any]:
+        return self.open(self.parse(raw))
+
+    def parse(self, raw: bytes) -> dict[str, Any]:
+        """Decode the JSON envelope (still encrypted, if it was)."""
         data = loads(raw)
         if not isinstance(data, dict) or not isinstance(data.get("f"), str):
             raise ValueError("payload is not a job object")
-        job: dict[str, Any] = self._decrypt(data) if "enc" in data else data
-        return job
+        return data
+
+    def open(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Decrypt an encrypted envelope; a plain one is returned as is."""
+        return self._decrypt(data) if "enc" in data else data
 
     def _encrypt(self, data: dict[str, Any]) -> dict[str, Any]:
         if self.cipher is None:

@@ -21,6 +21,7 @@ from .types import Priority
 # store through the normal middleware instead of vanishing inside arq.
 UNDECODABLE_FUNCTION = "qs:undecodable-payload"
 UNKNOWN_FUNCTION = "qs:function-not-found"
+UNENCRYPTED_FUNCTION = "qs:unencrypted-sensitive-payload"
 DEFAULT_BACKOFF: Backoff = Exponential(1.0)
 
 

@@ -1,115 +1,214 @@
-"""``queue-system worker``: arq's Worker, serving several queues from one process with atomic claims.
+"""``queue-system worker``: our engine on arq's Worker — several queues per process, no polling delay, leases.
 
-Correctness lives in the runner and middleware (so the stock ``arq`` worker runs every job correctly); this
-subclass only changes how jobs are found: one pipelined round trip per poll promotes due jobs and claims ready
-ones (lua/claim.lua) from every served queue in the order the queues are listed.
+Correctness that must hold under the stock ``arq`` worker lives in the runner and middleware; this subclass
+changes how jobs are found and finished:
+
+* one script call (lua/claim.lua) promotes due jobs and leases ready ones from every served queue, in order;
+* an idle worker blocks on its queues' wake lists (BLPOP, in a listener task), so a new job starts in about a
+  millisecond; the next deferred job's due time is kept by a local timer, because Redis rounds blocking
+  timeouts up to its 100 ms cron tick (idle Redis load: about four commands a second);
+* leases are renewed while jobs run (leases.py) and outcomes are fenced (lua/finish.lua): a crashed worker's job
+  runs again after one lease, a healthy long job never runs twice, a stale worker cannot overwrite a newer try;
+* SIGTERM stops claiming, lets running jobs finish within the grace period, gives the rest back untried, exits;
+* Redis outages are survived: the loop logs, backs off and resumes; a start while Redis is down waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import socket
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from arq.connections import create_pool
-from arq.constants import abort_jobs_ss
 from arq.worker import Worker, get_kwargs
 
-from .keys import DEFAULT_QUEUE, in_progress_key, job_key, queue_key, queue_name_from_key, result_key, retry_key
-from .runner import CTX_DEFAULT_QUEUE, CTX_QUEUE_OF, CTX_RUNTIME, WorkerRuntime
+from .config import QueueConfig
+from .connection import REDIS_DOWN_ERRORS, close_redis, connect, create_redis, safe_url
+from .errors import RedisUnavailable
+from .execution import Claim, Executor, parse_claims
+from .keys import DEFAULT_QUEUE, Keys, queue_key
+from .leases import LeaseKeeper
+from .logging_setup import get_logger
+from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerRuntime
+from .serialization import PayloadCodec
 from .worker_settings import CTX_ENGINE
+
+log = get_logger("queue_system.worker")
+HEARTBEAT_EVERY_S = 1.0
 
 
 class QueueWorker(Worker):
     """A Worker that serves ``queues`` (highest precedence first)."""
 
-    def __init__(self, *, queues: Sequence[str], **kwargs: Any) -> None:
+    def __init__(self, *, queues: Sequence[str], qs_config: QueueConfig, **kwargs: Any) -> None:
         kwargs.pop("queue_name", None)
         super().__init__(queue_name=queue_key(queues[0]), **kwargs)
         self.queues = list(queues)
-        self._running_in: dict[str, str] = {}  # job id -> queue key, while the job runs here
+        self.config = qs_config
+        self.keys = Keys(qs_config.prefix)
+        self.token_prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.running: dict[str, asyncio.Task[None]] = {}
         self._slot_freed = asyncio.Event()
+        self._woken = asyncio.Event()  # a wake-up token arrived (set by the listener)
+        self._idle = asyncio.Event()  # the loop is waiting for work: the listener may block on the wake lists
+        self._stopping = False
+        self._stop_deadline = 0.0
+        self._last_heartbeat = 0.0
         self.ctx[CTX_ENGINE] = True
         self.ctx[CTX_DEFAULT_QUEUE] = queues[0]
-        self.ctx[CTX_QUEUE_OF] = lambda job_id: queue_name_from_key(self._running_in.get(job_id, ""))
+
+    # ---- start-up -------------------------------------------------------------------------------------------
 
     async def main(self) -> None:
-        if self._pool is None:
-            self._pool = await create_pool(
-                self.redis_settings,
-                job_deserializer=self.job_deserializer,
-                job_serializer=self.job_serializer,
-                default_queue_name=self.queue_name,
-                expires_extra_ms=self.expires_extra_ms,
-            )
+        codec: PayloadCodec = self.job_deserializer.__self__  # type: ignore[union-attr]
+        self._pool = await self._connect_waiting(codec)
         self.ctx["redis"] = self.pool
         if self.on_startup:
             await self.on_startup(self.ctx)
-        while True:
-            claimed = await self._poll_iteration_count()
-            if self.burst and not claimed and not self.tasks and await self._drained():
-                return
-            if not claimed:
-                await self._idle_wait()
-
-    async def _idle_wait(self) -> None:
-        """Sleep until the poll delay passes or a running job frees a slot, whichever comes first."""
-        self._slot_freed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
-
-    async def _poll_iteration(self) -> None:
-        await self._poll_iteration_count()
-
-    async def _poll_iteration_count(self) -> int:
-        claimed = 0
-        free = self.max_jobs - self.job_counter
-        if self.allow_pick_jobs and free > 0:
-            claimed = await self._claim_and_start(free)
-        if self.allow_abort_jobs:
-            await self._cancel_aborted_jobs()
-        for job_id, task in list(self.tasks.items()):
-            if task.done():
-                del self.tasks[job_id]
-                task.result()
-        await self.heart_beat()
-        return claimed
-
-    async def _claim_and_start(self, free: int) -> int:
         runtime: WorkerRuntime = self.ctx[CTX_RUNTIME]
-        now_ms = int(time.time() * 1000)
-        ttl_ms = int(self.in_progress_timeout_s * 1000)
-        async with self.pool.pipeline(transaction=False) as pipe:
-            for queue in {*self.queues, DEFAULT_QUEUE}:
-                await runtime.promote(queue, now_ms, pipe)
-            for queue in self.queues:
-                await runtime.scripts.claim(keys=[queue_key(queue)], args=[now_ms, free, ttl_ms], client=pipe)
-            results = await pipe.execute()
-        claims = results[-len(self.queues) :]
-        started = 0
-        for queue, flat in zip(self.queues, claims, strict=True):
-            for raw_id, score in zip(flat[::2], flat[1::2], strict=True):
-                job_id = raw_id.decode()
-                if started >= free:
-                    await self.pool.delete(in_progress_key(job_id))  # claimed past our free slots: give it back
-                    continue
-                self._start(job_id, queue_key(queue), int(float(score)))
-                started += 1
-        return started
+        self.executor = Executor(runtime, self.ctx, lease_s=self.config.lease_s)
+        self.leases = LeaseKeeper(self.pool, runtime.scripts, lease_s=self.config.lease_s, on_lost=self._lease_lost)
+        blocking = create_redis(self.config, codec, socket_timeout_s=self.config.idle_poll_s + 5)
+        helpers = [asyncio.create_task(self.leases.run()), asyncio.create_task(self._listen_for_wakeups(blocking))]
+        try:
+            await self._serve(runtime)
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await close_redis(blocking)
+        log.info(
+            "worker.drained",
+            completed=self.executor.completed,
+            failed=self.executor.failed,
+            retried=self.executor.retried,
+            requeued=self.executor.requeued,
+        )
 
-    def _start(self, job_id: str, key: str, score: int) -> None:
-        self.job_counter += 1
-        self._running_in[job_id] = key
-        task = self.loop.create_task(self.run_job(job_id, score))
-        task.add_done_callback(lambda _t: self._job_done(job_id))
-        self.tasks[job_id] = task
+    async def _connect_waiting(self, codec: PayloadCodec) -> Any:
+        """Wait for Redis with backoff; give up after ``redis_wait_s`` (0 = never) with a clear error."""
+        started, delay = time.monotonic(), 0.2
+        while True:
+            try:
+                return await connect(self.config, codec)
+            except RedisUnavailable as exc:
+                waited = time.monotonic() - started
+                if self.config.redis_wait_s and waited >= self.config.redis_wait_s:
+                    raise RedisUnavailable(
+                        f"gave up after waiting {waited:.0f}s for Redis at {safe_url(self.config.redis_url)}"
+                    ) from exc
+                log.warning("redis.waiting", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # ---- the loop ---------------------------------------------------------------------------------------------
+
+    async def _serve(self, runtime: WorkerRuntime) -> None:
+        delay = 0.1
+        while not self._stopping:
+            try:
+                await self._step(runtime)
+                delay = 0.1
+            except REDIS_DOWN_ERRORS as exc:
+                log.warning("redis.unavailable", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            if self.burst and not self.running and await self._drained():
+                return
+        await self._drain_for_shutdown()
+
+    async def _step(self, runtime: WorkerRuntime) -> None:
+        free = self.max_jobs - len(self.running)
+        if free <= 0:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            return
+        self._woken.clear()  # a token arriving from now on means: look again
+        next_due, claims = await self._claim(runtime, free)
+        for claim in claims:
+            self._start(claim)
+        await self._heartbeat()
+        if not claims:
+            await self._wait_for_work(next_due)
+
+    async def _claim(self, runtime: WorkerRuntime, free: int) -> tuple[int | None, list[Claim]]:
+        keys = [queue_key(q) for q in self.queues]
+        names = list(self.queues)
+        if DEFAULT_QUEUE not in self.queues:  # keep routing plain-arq jobs out of the inbox
+            keys.append(queue_key(DEFAULT_QUEUE))
+            names.append(DEFAULT_QUEUE)
+        answer = await runtime.scripts.claim(
+            keys=keys,
+            args=[
+                int(time.time() * 1000),
+                free,
+                int(self.config.lease_s * 1000),
+                self.token_prefix,
+                self.config.prefix,
+                len(self.queues),
+                *names,
+            ],
+            client=self.pool,
+        )
+        return parse_claims(answer, self.queues)
+
+    async def _wait_for_work(self, next_due_ms: int | None) -> None:
+        """Wait until a job is enqueued, the next deferred job is due, or ``idle_poll_s`` passes."""
+        timeout = self.config.idle_poll_s
+        if next_due_ms is not None:
+            timeout = min(timeout, max(0.0, next_due_ms / 1000 - time.time()))
+        if self.burst:
+            timeout = min(timeout, 0.05)
+        self._idle.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout)
+        finally:
+            self._idle.clear()
+
+    async def _listen_for_wakeups(self, blocking: Any) -> None:
+        """Block on the wake lists while the loop is idle; a token wakes the loop at once.
+
+        Only an idle worker listens, so a busy one never takes the token an idle peer is waiting for.
+        """
+        keys = [self.keys.wake(q) for q in self.queues]
+        while True:
+            await self._idle.wait()
+            try:
+                if await blocking.blpop(keys, timeout=self.config.idle_poll_s):
+                    self._woken.set()
+            except REDIS_DOWN_ERRORS:
+                await asyncio.sleep(0.2)
+
+    def _start(self, claim: Claim) -> None:
+        self.leases.hold(claim.job_id, claim.token)
+        task = asyncio.create_task(self.executor.execute(claim))
+        self.running[claim.job_id] = task
+        self.tasks[claim.job_id] = task  # arq's bookkeeping (close() awaits these)
+        task.add_done_callback(lambda _t: self._job_done(claim.job_id))
 
     def _job_done(self, job_id: str) -> None:
-        self.job_counter -= 1
-        self._running_in.pop(job_id, None)
+        self.running.pop(job_id, None)
+        self.tasks.pop(job_id, None)
+        self.leases.release(job_id)
         self._slot_freed.set()
+        self._woken.set()  # a retry this job scheduled may be due soon: let the loop recompute its wait
+
+    def _lease_lost(self, job_id: str) -> None:
+        task = self.running.get(job_id)
+        if task is not None:
+            task.cancel()
+
+    async def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat >= HEARTBEAT_EVERY_S:
+            self._last_heartbeat = now
+            await self.heart_beat()
 
     async def _drained(self) -> bool:
         async with self.pool.pipeline(transaction=False) as pipe:
@@ -118,44 +217,48 @@ class QueueWorker(Worker):
             sizes = await pipe.execute()
         return bool(sum(sizes) == 0)
 
-    async def finish_job(
-        self,
-        job_id: str,
-        finish: bool,
-        result_data: bytes | None,
-        result_timeout_s: float | None,
-        keep_result_forever: bool,
-        incr_score: int | None,
-        keep_in_progress: float | None,
-    ) -> None:
-        """As arq's, but against the queue the job was claimed from."""
-        key = self._running_in.get(job_id, self.queue_name)
-        async with self.pool.pipeline(transaction=True) as tr:
-            if keep_in_progress is None:
-                tr.delete(in_progress_key(job_id))
-            else:
-                tr.pexpire(in_progress_key(job_id), int(keep_in_progress * 1000))
-            if finish:
-                if result_data:
-                    expire_ms = None if keep_result_forever else int((result_timeout_s or 0) * 1000) or None
-                    tr.set(result_key(job_id), result_data, px=expire_ms)
-                tr.delete(retry_key(job_id), job_key(job_id))
-                tr.zrem(abort_jobs_ss, job_id)
-                tr.zrem(key, job_id)
-            elif incr_score:
-                tr.zincrby(key, incr_score, job_id)
-            await tr.execute()
+    # ---- shutdown -------------------------------------------------------------------------------------------
 
-    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
-        key = self._running_in.get(job_id, self.queue_name)
-        async with self.pool.pipeline(transaction=True) as tr:
-            tr.delete(retry_key(job_id), in_progress_key(job_id), job_key(job_id))
-            tr.zrem(abort_jobs_ss, job_id)
-            tr.zrem(key, job_id)
-            if result_data is not None and (self.keep_result_forever or self.keep_result_s > 0):
-                expire_ms = None if self.keep_result_forever else int(self.keep_result_s * 1000)
-                tr.set(result_key(job_id), result_data, px=expire_ms)
-            await tr.execute()
+    def handle_sig(self, signum: signal.Signals) -> None:
+        """First signal: stop claiming and let running jobs finish within the grace period. Second: stop now."""
+        if not self._stopping:
+            self._stopping = True
+            self.allow_pick_jobs = False
+            self._stop_deadline = time.monotonic() + self.config.shutdown_grace_s
+            log.info(
+                "worker.stopping",
+                signal=signal.Signals(signum).name,
+                running=len(self.running),
+                grace_s=self.config.shutdown_grace_s,
+            )
+        else:
+            self._stop_deadline = time.monotonic()
+            log.info("worker.stopping_now", signal=signal.Signals(signum).name, running=len(self.running))
+        self._slot_freed.set()
+        if self._pool is None and self.main_task is not None:  # still waiting for Redis: nothing to drain
+            self.main_task.cancel()
+
+    async def _drain_for_shutdown(self) -> None:
+        while self.running and time.monotonic() < self._stop_deadline:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), max(0.01, self._stop_deadline - time.monotonic()))
+        unfinished = list(self.running.values())
+        for task in unfinished:
+            task.cancel()  # the executor gives each job back untried
+        if unfinished:
+            log.info("worker.requeued_unfinished", jobs=len(unfinished))
+            await asyncio.wait(unfinished, timeout=4.0)
+
+    async def close(self) -> None:
+        if not self._handle_signals and not self._stopping:
+            self._stopping = True
+        if self._pool is None:
+            return
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await close_redis(self.pool)
+        self._pool = None
 
 
 def create_worker(
@@ -170,8 +273,8 @@ def create_worker(
     kwargs: dict[str, Any] = dict(get_kwargs(settings))
     if concurrency is not None:
         kwargs["max_jobs"] = concurrency
-        kwargs["queue_read_limit"] = concurrency
     kwargs.update(overrides)
     declared: Sequence[str] = getattr(settings, "qs_queues", (DEFAULT_QUEUE,))
     served = list(queues) if queues else list(declared)
-    return QueueWorker(queues=served, burst=burst, **kwargs)
+    config: QueueConfig = settings.qs_config
+    return QueueWorker(queues=served, qs_config=config, burst=burst, **kwargs)

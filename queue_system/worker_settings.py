@@ -60,7 +60,7 @@ def worker_settings(
 
     async def startup(ctx: JobContext) -> None:
         configure_logging(fmt=config.effective_log_format, level=config.log_level)
-        runtime = WorkerRuntime(ctx["redis"], config, codec, promote_on_start=not ctx.get(CTX_ENGINE))
+        runtime = WorkerRuntime(ctx["redis"], config, codec, specs=all_specs, stock_worker=not ctx.get(CTX_ENGINE))
         await _publish(runtime, specs)
         ctx[CTX_RUNTIME] = runtime
         ctx.setdefault(CTX_DEFAULT_QUEUE, served[0])

@@ -45,14 +45,16 @@ LAYERS: dict[str, int] = {
     # 4: stores built on Redis, the internal routes for broken jobs
     "failed": 4,
     "internal_jobs": 4,
+    "leases": 4,
     # 5: the middleware package (any submodule)
     "middleware": 5,
     # 6: running one attempt; producing jobs
     "runner": 6,
     "client": 6,
     "api": 6,
-    # 7: the typed job handle (enqueues through the client)
+    # 7: the typed job handle (enqueues through the client); running one claimed job under our engine
     "registry": 7,
+    "execution": 7,
     # 8: wiring a worker
     "worker_settings": 8,
     # 9: our Worker subclass

@@ -19,7 +19,11 @@ async def test_enqueue_by_name_writes_an_arq_job(client: Client) -> None:
     assert await client.queue_size("alpha") == 1
     meta = await client.redis.hgetall(client.keys.meta(job.job_id))
     assert meta[b"q"] == b"alpha" and meta[b"f"] == b"echo" and meta[b"tg"] == b'{"event_id":"5"}'
-    assert (await client.redis.get(f"arq:job:{job.job_id}")).startswith(b'{"t":null,"f":"echo","a":[1]')
+    # This client has keys and has never seen "echo": it may be sensitive, so its payload is encrypted.
+    assert b'"enc":' in await client.redis.get(f"arq:job:{job.job_id}")
+    async with await Client.connect(client.config.model_copy(update={"encryption_keys": ()})) as keyless:
+        plain = await keyless.enqueue_job("echo", 1, _queue="alpha")
+        assert (await keyless.redis.get(f"arq:job:{plain.job_id}")).startswith(b'{"t":null,"f":"echo","a":[1]')
 
 
 async def test_typed_handle_uses_its_declared_queue_and_priority(client: Client) -> None:
@@ -115,7 +119,7 @@ async def test_enqueue_by_name_follows_the_policy_workers_publish(
     from queue_system.runner import WorkerRuntime
     from queue_system.worker_settings import _publish
 
-    runtime = WorkerRuntime(client.redis, config, client.codec, promote_on_start=False)
+    runtime = WorkerRuntime(client.redis, config, client.codec, stock_worker=False)
     await _publish(runtime, app_settings.qs_specs)
     async with await Client.connect(config) as fresh:  # knows nothing locally
         job = await fresh.enqueue_job("on_beta", 1)

@@ -84,3 +84,20 @@ async def test_enqueue_by_name_encrypts_once_workers_published_the_function(
     async with await Client.connect(config) as producer:
         job = await producer.enqueue_job("secret_job", "4111111111111111")
         assert b"4111" not in await producer.redis.get(f"arq:job:{job.job_id}")
+
+
+async def test_a_plaintext_payload_for_a_sensitive_function_is_refused_but_replayable(
+    client: Client, app_settings: type
+) -> None:
+    # A producer without keys (e.g. plain arq) wrote the card number in clear: the worker must not run it.
+    await client.redis.set("arq:job:clear", b'{"t":null,"f":"secret_job","a":["4111111111111111"],"k":{},"et":1}')
+    await client.redis.zadd(queue_key("alpha"), {"clear": 1})
+    await run_burst(app_settings)
+    assert await recorded_runs(client, "secret_job") == []
+    entry = await client.failed.get("clear")
+    assert entry.function == "secret_job" and entry.args == ["<redacted>"]
+    assert "4111" not in entry.payload and "unencrypted" in entry.message
+    retried = await client.retry_failed("clear")  # the replay is stored encrypted, and runs
+    assert b"4111" not in await client.redis.get("arq:job:clear")
+    await run_burst(app_settings)
+    assert await retried.result(timeout=2) == "1111"

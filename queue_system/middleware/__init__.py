@@ -11,7 +11,12 @@ from .timeout import TimeoutMiddleware
 
 def default_middleware(services: Services) -> list[Middleware]:
     """Outermost first: log context, then the failed store sees only final failures, then retries, then timeout."""
-    return [LogContextMiddleware(), FailedStoreMiddleware(services), RetriesMiddleware(), TimeoutMiddleware()]
+    return [
+        LogContextMiddleware(),
+        FailedStoreMiddleware(services),
+        RetriesMiddleware(lost_attempts_budget=services.config.lost_attempts_budget),
+        TimeoutMiddleware(),
+    ]
 
 
 __all__ = [

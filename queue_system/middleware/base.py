@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..types import JobContext, Priority
 
 if TYPE_CHECKING:
+    from ..config import QueueConfig
     from ..failed import FailedStore
     from ..serialization import PayloadCodec
     from ..spec import JobSpec
@@ -33,6 +34,8 @@ class JobCall:
     tags: dict[str, str] = field(default_factory=dict)
     enqueued_at_ms: int = 0
     started_at_ms: int = 0
+    # Earlier attempts whose worker died before they ended (they count as tries too).
+    lost_attempts: int = 0
     # The name the producer used; differs from spec.name only for the internal "function not found" route.
     function_name: str = ""
     # What the failed store records as the job's arguments, when they differ from what the function receives
@@ -40,11 +43,14 @@ class JobCall:
     recorded_args: tuple[Any, ...] | None = None
     recorded_kwargs: dict[str, Any] | None = None
     undecodable: bool = False
+    # Arguments and result are secret (the function is declared sensitive): recorded redacted and encrypted.
+    sensitive: bool = False
 
 
 class Services(Protocol):
-    """What middleware may use from the worker: the failed store and the payload codec."""
+    """What middleware may use from the worker: settings, the failed store and the payload codec."""
 
+    config: QueueConfig
     failed: FailedStore
     codec: PayloadCodec
 

@@ -32,7 +32,7 @@ class FailedStoreMiddleware:
             raise
 
     def _entry(self, call: JobCall, exc: Exception) -> FailedJob:
-        sensitive = call.spec.sensitive
+        sensitive = call.sensitive or call.spec.sensitive
         return FailedJob(
             job_id=call.job_id,
             function=call.function_name or call.spec.name,
@@ -64,7 +64,7 @@ class FailedStoreMiddleware:
             "k": dict(kwargs),
             "et": call.enqueued_at_ms,
         }
-        return self.services.codec.serialize(data, sensitive=call.spec.sensitive).decode()
+        return self.services.codec.serialize(data, sensitive=call.sensitive or call.spec.sensitive).decode()
 
 
 def _pick(recorded: Any, actual: Any) -> Any:

@@ -1,8 +1,8 @@
 """Turns failures into retries by the job's policy (arq itself retries only on its ``Retry``).
 
 A retryable exception with tries left becomes ``arq.Retry(defer=backoff)``; anything else propagates and is final.
-A try number beyond ``max_tries`` can only happen when earlier attempts lost their worker (the worker lets arq
-count those) and fails the job as :class:`WorkerLost` rather than looping.
+Attempts whose worker died count as tries; a job that lost its worker ``lost_attempts_budget`` times, or whose
+tries were all used up by lost attempts, fails as :class:`WorkerLost` without running again, instead of looping.
 """
 
 from __future__ import annotations
@@ -20,11 +20,16 @@ log = get_logger("queue_system.retries")
 
 
 class RetriesMiddleware:
+    def __init__(self, *, lost_attempts_budget: int) -> None:
+        self.lost_attempts_budget = lost_attempts_budget
+
     async def __call__(self, call: JobCall, call_next: CallNext) -> Any:
         spec = call.spec
-        if call.job_try > spec.max_tries:
-            lost = call.job_try - spec.max_tries
-            raise WorkerLost(f"worker lost: the job's worker died {lost} time(s) after its last allowed try")
+        if call.lost_attempts >= self.lost_attempts_budget or call.job_try > spec.max_tries:
+            raise WorkerLost(
+                f"worker lost: the job's worker died during {call.lost_attempts} attempt(s) "
+                f"(try {call.job_try} of {spec.max_tries}, crash budget {self.lost_attempts_budget})"
+            )
         try:
             return await call_next(call)
         except asyncio.CancelledError:

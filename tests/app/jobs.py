@@ -79,3 +79,29 @@ async def secret_job(ctx: JobContext, card_number: str, fail: bool = False) -> s
 
 
 ALL = [echo, flaky, always_fails, fails_permanently, too_slow, asks_retry, ordered, on_beta, secret_job]
+
+
+@job(queue="alpha", max_tries=3)
+async def sleeper(ctx: JobContext, seconds: float, label: str = "") -> str:
+    await record(ctx, "sleeper", seconds, label)
+    await asyncio.sleep(seconds)
+    await record(ctx, "sleeper-done", seconds, label)
+    return label
+
+
+@job(queue="alpha", max_tries=10)
+async def crasher(ctx: JobContext) -> None:
+    """Kills its own worker process, every time (the crash budget must stop it)."""
+    await record(ctx, "crasher")
+    import os
+
+    os._exit(1)
+
+
+@job(queue="alpha", timeout=3600)
+async def hour_long(ctx: JobContext) -> None:
+    """Declared with a 1-hour timeout: arq would make every crashed job of this worker wait that long."""
+    await asyncio.sleep(3600)
+
+
+ALL += [sleeper, crasher, hour_long]

@@ -65,7 +65,13 @@ class RedisServer:
     Use it as a context manager, or call :meth:`start` and :meth:`close` (stop + remove the directory).
     """
 
-    def __init__(self, appendonly: bool = False, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        appendonly: bool = False,
+        extra_args: Sequence[str] = (),
+        port: int | None = None,
+        password: str | None = None,
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RedisServerError(
@@ -76,7 +82,8 @@ class RedisServer:
         self.extra_args: list[str] = list(extra_args)
         self.data_dir = Path(tempfile.mkdtemp(prefix="qs-redis-"))
         self.log_path = self.data_dir / "redis.log"
-        self._port: int | None = None
+        self._port: int | None = port  # None: a free port is chosen at the first start
+        self.password = password
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- properties -------------------------------------------------------------------------------------------------
@@ -204,6 +211,7 @@ class RedisServer:
             "yes" if self.appendonly else "no",
             "--appendfsync",
             "always",
+            *(["--requirepass", self.password, "--masterauth", self.password] if self.password else []),
             *self.extra_args,
         ]
 
@@ -212,7 +220,13 @@ class RedisServer:
         return f"<RedisServer port={self._port} appendonly={self.appendonly} {state}>"
 
     def _client(self, timeout: float) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout, socket_connect_timeout=timeout)
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
 
     def _start_on(self, port: int, *, truncate_log: bool) -> None:
         with self.log_path.open("wb" if truncate_log else "ab") as log:
@@ -226,7 +240,9 @@ class RedisServer:
         _LIVE.add(proc)
         self._proc = proc
         deadline = time.monotonic() + _START_TIMEOUT
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1.0, socket_connect_timeout=1.0)
+        client = redis.Redis(
+            host="127.0.0.1", port=port, password=self.password, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
         try:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:

@@ -1,0 +1,72 @@
+"""Real worker processes for fault tests: start, signal, kill, read their JSON log events."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.queue_fixtures import ROOT, subprocess_env
+
+SETTINGS = "tests.app.settings.WorkerSettings"
+
+
+class WorkerProcess:
+    """``queue-system worker`` in its own process; stderr (JSON lines) goes to a file the test can read."""
+
+    def __init__(self, redis_url: str, log_dir: Path, name: str, *args: str, **env: str) -> None:
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("w")
+        command = [sys.executable, "-m", "queue_system.cli", "worker", SETTINGS, *args]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=subprocess_env(redis_url, **env), stdout=subprocess.DEVNULL, stderr=self._log
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or event.get("event") == name:
+                found.append(event)
+        return found
+
+    def wait_for_event(self, name: str, timeout: float = 15) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events(name)
+            if found:
+                return found[0]
+            if self.process.poll() is not None and not self.events(name):
+                raise AssertionError(f"worker exited ({self.process.returncode}) before {name!r}:\n{self.log()}")
+            time.sleep(0.02)
+        raise AssertionError(f"no {name!r} within {timeout}s:\n{self.log()}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text()
