@@ -8,6 +8,7 @@ arq settings.WorkerSettings                             # the stock arq worker: 
 from __future__ import annotations
 
 from jobs import ALL_JOBS, QUEUES
+from jobs.hooks import on_shutdown, on_startup
 from queue_system import worker_settings
 
-WorkerSettings = worker_settings(jobs=ALL_JOBS, queues=QUEUES)
+WorkerSettings = worker_settings(jobs=ALL_JOBS, queues=QUEUES, on_startup=on_startup, on_shutdown=on_shutdown)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from arq.connections import ArqRedis
 from arq.jobs import Job as ArqJob
 from arq.jobs import JobStatus
@@ -23,13 +24,15 @@ from .connection import REDIS_DOWN_ERRORS, close_redis, connect
 from .crypto import Cipher
 from .errors import EnqueueError, JobNotFound, RedisUnavailable
 from .failed import FailedFilter, FailedJob, FailedStore
-from .keys import DEFAULT_QUEUE, Keys, job_key, queue_key, result_key, validate_queue_name
+from .keys import DEFAULT_QUEUE, Keys, queue_key, validate_queue_name
 from .scripts import Scripts
 from .serialization import PayloadCodec, dumps
 from .spec import FunctionInfo
 from .types import Priority
 
 Seconds = int | float | timedelta
+# Jobs per enqueue.lua call: large enough to amortize the call, small enough not to block Redis for long.
+ENQUEUE_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -139,21 +142,32 @@ class Client:
         return job
 
     async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[Job]:
-        """Enqueue many jobs in one pipelined round trip. Everything is encoded (and checked) before any write."""
+        """Enqueue many jobs in one pipelined round trip (one script call per ``ENQUEUE_CHUNK`` jobs).
+
+        Everything is encoded and checked before anything is written, so one bad job writes none of them.
+        """
         try:
-            prepared = [await self._prepare(r) for r in requests]
+            requests = list(requests)
+            infos = {name: await self.function_info(name) for name in {r.function for r in requests}}
+            prepared = [self._prepare(r, infos[r.function]) for r in requests]
             if not prepared:
                 return []
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for p in prepared:
-                    await self.scripts.enqueue(keys=p.keys, args=p.args, client=pipe)
-                created = await pipe.execute()
+            created = await self._write(prepared)
         except REDIS_DOWN_ERRORS as exc:
             raise RedisUnavailable(f"enqueue failed, Redis is unreachable: {type(exc).__name__}: {exc}") from exc
-        return [Job(self, p.job_id, p.queue, duplicate=not ok) for p, ok in zip(prepared, created, strict=True)]
+        return [Job(self, p[0], p[5], duplicate=not ok) for p, ok in zip(prepared, created, strict=True)]
 
-    async def _prepare(self, request: JobRequest, *, force: bool = False) -> _Prepared:
-        info = await self.function_info(request.function)
+    async def _write(self, prepared: list[list[str]]) -> list[int]:
+        now = str(int(time.time() * 1000))
+        chunks = [prepared[i : i + ENQUEUE_CHUNK] for i in range(0, len(prepared), ENQUEUE_CHUNK)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for chunk in chunks:
+                await self.scripts.enqueue(keys=[], args=[now, self.config.prefix, orjson.dumps(chunk)], client=pipe)
+            answers = await pipe.execute()
+        return [int(flag) for answer in answers for flag in answer]
+
+    def _prepare(self, request: JobRequest, info: FunctionInfo) -> list[str]:
+        """One job as enqueue.lua takes it (see its header), after every check that can refuse it."""
         queue = validate_queue_name(request.queue or info.queue)
         priority = Priority.parse(request.priority) if request.priority is not None else info.priority
         if request.defer_by is not None and request.defer_until is not None:
@@ -162,19 +176,12 @@ class Client:
         due_ms = _due_ms(now_ms, request.defer_by, request.defer_until)
         data = {"t": None, "f": request.function, "a": list(request.args), "k": dict(request.kwargs), "et": now_ms}
         payload = self.codec.serialize(data, sensitive=info.sensitive)
-        return self._prepared(
-            request.job_id or uuid.uuid4().hex,
-            queue,
-            priority,
-            request.function,
-            payload,
-            due_ms,
-            now_ms,
-            {str(k): str(v) for k, v in request.tags.items()},
-            force,
+        tags = {str(k): str(v) for k, v in request.tags.items()}
+        return self._job_entry(
+            request.job_id or uuid.uuid4().hex, queue, priority, request.function, payload, due_ms, now_ms, tags, False
         )
 
-    def _prepared(
+    def _job_entry(
         self,
         job_id: str,
         queue: str,
@@ -185,30 +192,20 @@ class Client:
         now_ms: int,
         tags: dict[str, str],
         force: bool,
-    ) -> _Prepared:
+    ) -> list[str]:
         ttl_ms = max(0, due_ms - now_ms) + self.config.job_expires_s * 1000
-        keys = [
-            job_key(job_id),
-            result_key(job_id),
-            queue_key(queue),
-            self.keys.meta(job_id),
-            self.keys.seq(queue),
-            self.keys.queues,
-            self.keys.wake(queue),
-        ]
-        args = [
+        return [
             job_id,
-            payload,
-            ttl_ms,
-            due_ms,
-            now_ms,
-            int(priority),
+            payload.decode(),
+            str(ttl_ms),
+            str(due_ms),
+            str(int(priority)),
             queue,
+            queue_key(queue),
             function,
-            dumps(tags),
+            dumps(tags).decode(),
             "1" if force else "0",
         ]
-        return _Prepared(job_id, queue, keys, args)
 
     def job(self, job_id: str, queue: str = DEFAULT_QUEUE) -> Job:
         return Job(self, job_id, queue)
@@ -241,7 +238,7 @@ class Client:
 
     async def _requeue(self, entry: FailedJob) -> Job:
         now_ms = int(time.time() * 1000)
-        prepared = self._prepared(
+        job = self._job_entry(
             entry.job_id,
             entry.queue,
             Priority.parse(entry.priority),
@@ -252,19 +249,9 @@ class Client:
             entry.tags,
             True,
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(f"arq:retry:{entry.job_id}")
-            await self.scripts.enqueue(keys=prepared.keys, args=prepared.args, client=pipe)
-            await pipe.execute()
+        await self.redis.delete(f"arq:retry:{entry.job_id}")
+        await self._write([job])
         return Job(self, entry.job_id, entry.queue)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    job_id: str
-    queue: str
-    keys: list[str]
-    args: list[Any]
 
 
 def _due_ms(now_ms: int, defer_by: Seconds | None, defer_until: datetime | None) -> int:

@@ -13,17 +13,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from arq.constants import abort_jobs_ss
+import orjson
 from arq.jobs import serialize_result
 from arq.utils import ms_to_datetime
 from arq.worker import Retry as ArqRetry
 
 from .connection import REDIS_DOWN_ERRORS
 from .internal_jobs import undecodable_job
-from .keys import Keys, in_progress_key, job_key, queue_key, result_key, retry_key
+from .keys import Keys, queue_key
+from .leases import LeaseKeeper
 from .logging_setup import get_logger
 from .runner import CTX_META, WorkerRuntime
 from .spec import JobSpec
+from .types import Priority
 
 log = get_logger("queue_system.worker")
 CLAIM_FIELDS = 11  # per job in lua/claim.lua's answer
@@ -64,17 +66,21 @@ class Outcome:
     kind: str  # "done" | "retry" | "requeue"
     result: bytes = b""
     result_ttl_ms: int = 0
-    retry_due_ms: int = 0
+    retry_due: float = 0.0  # score: due time in ms plus the priority fraction
 
 
 class Executor:
     """Runs claimed jobs for one worker."""
 
-    def __init__(self, runtime: WorkerRuntime, base_ctx: dict[str, Any], *, lease_s: float) -> None:
+    def __init__(
+        self, runtime: WorkerRuntime, base_ctx: dict[str, Any], *, lease_s: float, leases: LeaseKeeper
+    ) -> None:
         self.runtime = runtime
+        self.leases = leases
         self.base_ctx = base_ctx
         self.lease_s = lease_s
         self.keys = Keys(runtime.config.prefix)
+        self.finisher = Finisher(runtime)
         self.completed = self.failed = self.retried = self.requeued = self.fenced = 0
 
     async def execute(self, claim: Claim) -> None:
@@ -100,7 +106,9 @@ class Executor:
             outcome = self._done(claim, spec, data, started_ms, True, result)
             self.completed += 1
         except ArqRetry as exc:
-            outcome = Outcome("retry", retry_due_ms=int(time.time() * 1000) + (exc.defer_score or 0))
+            due_ms = int(time.time() * 1000) + (exc.defer_score or 0)
+            priority = Priority.from_score(claim.score) or spec.priority
+            outcome = Outcome("retry", retry_due=priority.deferred_score(due_ms))
             self.retried += 1
         except asyncio.CancelledError:
             outcome = Outcome("requeue")
@@ -134,7 +142,11 @@ class Executor:
         return Outcome("done", result=raw or b"", result_ttl_ms=int(keep_s * 1000))
 
     async def finish(self, claim: Claim, outcome: Outcome) -> bool:
-        """Write the outcome if we still hold the lease; retry through Redis outages until the lease ran out."""
+        """Write the outcome if we still hold the lease; retry through Redis outages until the lease ran out.
+
+        Renewal stops first: the write deletes the lease, and a renewal racing it must not mistake that for a loss.
+        """
+        self.leases.release(claim.job_id)
         deadline = time.monotonic() + self.lease_s
         delay = 0.05
         while True:
@@ -159,16 +171,51 @@ class Executor:
         return accepted
 
     async def _finish_once(self, claim: Claim, outcome: Outcome) -> bool:
-        keys = [
-            in_progress_key(claim.job_id),
-            job_key(claim.job_id),
-            retry_key(claim.job_id),
-            result_key(claim.job_id),
+        entry = [
+            claim.job_id,
+            claim.token,
+            outcome.kind,
+            outcome.result.decode(),
+            str(outcome.result_ttl_ms),
+            repr(outcome.retry_due),
+            claim.queue,
             queue_key(claim.queue),
-            self.keys.meta(claim.job_id),
-            self.keys.wake(claim.queue),
-            abort_jobs_ss,
         ]
-        args: list[Any] = [claim.token, outcome.kind, claim.job_id, outcome.result, outcome.result_ttl_ms]
-        args.append(outcome.retry_due_ms)
-        return bool(await self.runtime.scripts.finish(keys=keys, args=args, client=self.runtime.redis))
+        return await self.finisher.submit(entry)
+
+
+class Finisher:
+    """Batches outcomes into one lua/finish.lua call: outcomes that arrive while a call is in flight go together
+    in the next one, so a busy worker pays one round trip per batch instead of one per job."""
+
+    BATCH = 500
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self.runtime = runtime
+        self.pending: list[tuple[list[str], asyncio.Future[bool]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def submit(self, entry: list[str]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((entry, future))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[: self.BATCH], self.pending[self.BATCH :]
+            try:
+                answers = await self.runtime.scripts.finish(
+                    keys=[],
+                    args=[self.runtime.config.prefix, orjson.dumps([e for e, _ in batch])],
+                    client=self.runtime.redis,
+                )
+            except Exception as exc:  # each submitter decides whether to retry (see Executor.finish)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(bool(answer))

@@ -38,8 +38,9 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Level filtering happens before any processor runs: a debug line costs nothing in production.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        cache_logger_on_first_use=False,  # re-configuration (tests, CLI then worker) must take effect
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

@@ -134,7 +134,7 @@ class WorkerRuntime:
             job_id=job_id,
             job_try=job_try,
             queue=meta.get("q") or fallback_queue,
-            priority=Priority.parse(int(meta["p"])) if "p" in meta else spec.priority,
+            priority=_priority(meta, ctx.get("score"), spec),
             tags=loads(meta["tg"]) if meta.get("tg") else {},
             enqueued_at_ms=int(meta.get("et") or _ms(ctx.get("enqueue_time"))),
             started_at_ms=int(time.time() * 1000),
@@ -155,6 +155,13 @@ class WorkerRuntime:
     async def _end(self, call: JobCall) -> None:
         if self.stock_worker:  # our engine's finish script deletes it with the job
             await self.redis.delete(self.keys.meta(call.job_id))
+
+
+def _priority(meta: dict[str, str], score: Any, spec: JobSpec) -> Priority:
+    if meta.get("p"):
+        return Priority.parse(int(meta["p"]))
+    from_score = Priority.from_score(float(score)) if isinstance(score, int | float) else None
+    return from_score if from_score is not None else spec.priority
 
 
 def _apply_internal_route(call: JobCall) -> None:

@@ -71,8 +71,8 @@ class QueueWorker(Worker):
         if self.on_startup:
             await self.on_startup(self.ctx)
         runtime: WorkerRuntime = self.ctx[CTX_RUNTIME]
-        self.executor = Executor(runtime, self.ctx, lease_s=self.config.lease_s)
         self.leases = LeaseKeeper(self.pool, runtime.scripts, lease_s=self.config.lease_s, on_lost=self._lease_lost)
+        self.executor = Executor(runtime, self.ctx, lease_s=self.config.lease_s, leases=self.leases)
         blocking = create_redis(self.config, codec, socket_timeout_s=self.config.idle_poll_s + 5)
         helpers = [asyncio.create_task(self.leases.run()), asyncio.create_task(self._listen_for_wakeups(blocking))]
         try:

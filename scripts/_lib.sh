@@ -15,11 +15,11 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     exit 2
 fi
 
-_QS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_QSRUN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Repository root (absolute path). Every other path in these scripts is relative to it.
 qs_root() {
-    printf '%s\n' "$_QS_ROOT"
+    printf '%s\n' "$_QSRUN_ROOT"
 }
 
 _qs_info() {
@@ -30,12 +30,12 @@ _qs_error() {
     printf '[qs] ERROR: %s\n' "$*" >&2
 }
 
-# Python used by the helpers: $QS_PYTHON if set, else the project venv's, else the system python3.
+# Python used by the helpers: $QSRUN_PYTHON if set, else the project venv's, else the system python3.
 _qs_python() {
-    if [[ -n "${QS_PYTHON:-}" ]]; then
-        printf '%s\n' "$QS_PYTHON"
-    elif [[ -x "$_QS_ROOT/.venv/bin/python" ]]; then
-        printf '%s\n' "$_QS_ROOT/.venv/bin/python"
+    if [[ -n "${QSRUN_PYTHON:-}" ]]; then
+        printf '%s\n' "$QSRUN_PYTHON"
+    elif [[ -x "$_QSRUN_ROOT/.venv/bin/python" ]]; then
+        printf '%s\n' "$_QSRUN_ROOT/.venv/bin/python"
     else
         printf '%s\n' python3
     fi
@@ -132,6 +132,21 @@ qs_ensure_redis_binary() {
     fi
 }
 
+# qs_ensure_system_packages: the Debian packages the jobs need at run time (the certificates' Unicode font).
+qs_ensure_system_packages() {
+    local font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+    if [[ -n "${CERTIFICATE_FONT:-}" || -f "$font" ]]; then
+        return 0
+    fi
+    _qs_info "the DejaVu font is missing; installing the Debian package fonts-dejavu-core"
+    _qs_apt_install fonts-dejavu-core || true
+    if [[ ! -f "$font" ]]; then
+        _qs_error "fonts-dejavu-core is not installed and could not be installed automatically." \
+            "Install it (apt-get install fonts-dejavu-core) or set CERTIFICATE_FONT to a Unicode TTF file."
+        return 1
+    fi
+}
+
 # qs_redis_reachable URL -> 0 if a PING to URL (redis:// or rediss://) answers within 2 s.
 qs_redis_reachable() {
     local url="${1:-}"
@@ -160,10 +175,10 @@ _qs_free_port() {
 }
 
 # Use $REDIS_URL if it answers; otherwise start a private redis-server on a free loopback port, export REDIS_URL
-# and QS_PRIVATE_REDIS_PID (stop it with qs_cleanup). Must be called in the current shell, not in $(...).
+# and QSRUN_PRIVATE_REDIS_PID (stop it with qs_cleanup). Must be called in the current shell, not in $(...).
 qs_ensure_redis() {
-    if [[ -n "${QS_PRIVATE_REDIS_PID:-}" ]] && kill -0 "$QS_PRIVATE_REDIS_PID" 2>/dev/null; then
-        _qs_info "using the private redis-server already started (pid $QS_PRIVATE_REDIS_PID) at $REDIS_URL"
+    if [[ -n "${QSRUN_PRIVATE_REDIS_PID:-}" ]] && kill -0 "$QSRUN_PRIVATE_REDIS_PID" 2>/dev/null; then
+        _qs_info "using the private redis-server already started (pid $QSRUN_PRIVATE_REDIS_PID) at $REDIS_URL"
         return 0
     fi
     if [[ -n "${REDIS_URL:-}" ]]; then
@@ -193,8 +208,8 @@ qs_ensure_redis() {
             redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
             --dir "$dir" --logfile "$log" </dev/null >>"$log" 2>&1 &
         pid=$!
-        QS_PRIVATE_REDIS_PID="$pid"
-        export QS_PRIVATE_REDIS_PID
+        QSRUN_PRIVATE_REDIS_PID="$pid"
+        export QSRUN_PRIVATE_REDIS_PID
 
         deadline=$((SECONDS + 10))
         while ((SECONDS < deadline)); do
@@ -203,8 +218,8 @@ qs_ensure_redis() {
             fi
             if qs_redis_reachable "redis://127.0.0.1:$port/0"; then
                 REDIS_URL="redis://127.0.0.1:$port/0"
-                QS_PRIVATE_REDIS_PORT="$port"
-                export REDIS_URL QS_PRIVATE_REDIS_PORT
+                QSRUN_PRIVATE_REDIS_PORT="$port"
+                export REDIS_URL QSRUN_PRIVATE_REDIS_PORT
                 _qs_info "using a private redis-server at $REDIS_URL (pid $pid, log .qs/redis/redis-$port.log)"
                 return 0
             fi
@@ -218,7 +233,7 @@ qs_ensure_redis() {
             return 1
         fi
         wait "$pid" 2>/dev/null || true
-        unset QS_PRIVATE_REDIS_PID
+        unset QSRUN_PRIVATE_REDIS_PID
         if [[ "$attempt" -lt 3 ]] && grep -qi 'address already in use' "$log"; then
             _qs_info "port $port was taken meanwhile; retrying with another port"
             continue
@@ -232,9 +247,9 @@ qs_ensure_redis() {
 
 # Stop the private redis-server started by qs_ensure_redis, if any. Idempotent; meant for an EXIT trap.
 qs_cleanup() {
-    local pid="${QS_PRIVATE_REDIS_PID:-}"
+    local pid="${QSRUN_PRIVATE_REDIS_PID:-}"
     [[ -n "$pid" ]] || return 0
-    unset QS_PRIVATE_REDIS_PID QS_PRIVATE_REDIS_PORT
+    unset QSRUN_PRIVATE_REDIS_PID QSRUN_PRIVATE_REDIS_PORT
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
         local i

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import pytest
 from cryptography.fernet import Fernet
 
-from queue_system import Client, FailedFilter, FailedJob, JobNotFound
+from queue_system import Client, FailedFilter, FailedJob, JobNotFound, Priority
+from queue_system.keys import queue_key
 from tests.support.queue_fixtures import TEST_KEY, recorded_runs, run_burst, run_cli
 
 EXIT_ERROR = 1
@@ -133,7 +134,8 @@ async def test_enqueue_priority_must_be_a_known_one(client: Client, redis_url: s
     assert await client.queue_size("alpha") == 0
 
     assert high.returncode == 0, high.stderr
-    assert await client.redis.hget(client.keys.meta(json.loads(high.stdout)["job_id"]), "p") == b"1"  # type: ignore[misc]
+    score = await client.redis.zscore(queue_key("beta"), json.loads(high.stdout)["job_id"])
+    assert Priority.from_score(score) == Priority.HIGH
 
 
 async def test_enqueue_usage_errors_exit_2(client: Client, redis_url: str) -> None:

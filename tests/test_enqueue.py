@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from queue_system import Client, EnqueueError, JobRequest, PayloadTooLarge, QueueConfig, SerializationError, use_client
+from queue_system import (
+    Client,
+    EnqueueError,
+    JobRequest,
+    PayloadTooLarge,
+    Priority,
+    QueueConfig,
+    SerializationError,
+    use_client,
+)
 from queue_system.keys import queue_key
 from tests.app.jobs import echo, ordered
 
@@ -18,7 +27,7 @@ async def test_enqueue_by_name_writes_an_arq_job(client: Client) -> None:
     assert not job.duplicate
     assert await client.queue_size("alpha") == 1
     meta = await client.redis.hgetall(client.keys.meta(job.job_id))
-    assert meta[b"q"] == b"alpha" and meta[b"f"] == b"echo" and meta[b"tg"] == b'{"event_id":"5"}'
+    assert meta[b"q"] == b"alpha" and meta[b"tg"] == b'{"event_id":"5"}'
     # This client has keys and has never seen "echo": it may be sensitive, so its payload is encrypted.
     assert b'"enc":' in await client.redis.get(f"arq:job:{job.job_id}")
     async with await Client.connect(client.config.model_copy(update={"encryption_keys": ()})) as keyless:
@@ -38,7 +47,7 @@ async def test_typed_handle_uses_its_declared_queue_and_priority(client: Client)
     assert scores[job.job_id.encode()] < 1e12  # ready: in its priority band
     assert abs(scores[b"mine"] - (now_ms + 60_000)) < 5_000  # deferred: its due time
     assert abs(scores[legacy.job_id.encode()] - (now_ms + 30_000)) < 5_000
-    assert await client.redis.hget(client.keys.meta("mine"), "p") == b"0"
+    assert Priority.from_score(scores[b"mine"]) == Priority.CRITICAL  # a deferred score carries its priority
 
 
 async def test_defer_until_needs_an_aware_datetime(client: Client) -> None:
@@ -125,7 +134,8 @@ async def test_enqueue_by_name_follows_the_policy_workers_publish(
         job = await fresh.enqueue_job("on_beta", 1)
         assert job.queue == "beta"
         low = await fresh.enqueue_job("ordered", "x")
-        assert await fresh.redis.hget(fresh.keys.meta(low.job_id), "p") == b"3"
+        score = await fresh.redis.zscore(queue_key("alpha"), low.job_id)
+        assert Priority.from_score(score) == Priority.LOW
 
 
 async def test_a_redis_that_is_down_fails_fast(config: QueueConfig) -> None:

@@ -132,14 +132,14 @@ source scripts/_lib.sh
 trap qs_cleanup EXIT
 qs_ensure_redis
 echo "URL=$REDIS_URL"
-echo "PID=${QS_PRIVATE_REDIS_PID:-}"
-"$QS_PYTHON" -c 'import sys, redis; print("PING=" + str(redis.Redis.from_url(sys.argv[1]).ping()))' "$REDIS_URL"
+echo "PID=${QSRUN_PRIVATE_REDIS_PID:-}"
+"$QSRUN_PYTHON" -c 'import sys, redis; print("PING=" + str(redis.Redis.from_url(sys.argv[1]).ping()))' "$REDIS_URL"
 """
 
 
 def _run_lib(redis_url_env: str) -> dict[str, str]:
-    env = dict(os.environ, REDIS_URL=redis_url_env, QS_PYTHON=sys.executable)
-    env.pop("QS_PRIVATE_REDIS_PID", None)
+    env = dict(os.environ, REDIS_URL=redis_url_env, QSRUN_PYTHON=sys.executable)
+    env.pop("QSRUN_PRIVATE_REDIS_PID", None)
     proc = subprocess.run(
         ["bash", "-c", _LIB_SCRIPT],
         cwd=ROOT,

@@ -54,3 +54,28 @@ async def test_a_worker_narrowed_to_one_queue_leaves_the_other(client: Client, a
     await client.enqueue_job("on_beta", 1, _queue="beta")
     await run_burst(app_settings, queues=["beta"])
     assert (await client.queue_size("alpha"), await client.queue_size("beta")) == (1, 0)
+
+
+def test_scores_carry_the_priority_both_when_ready_and_when_deferred() -> None:
+    from queue_system import Priority
+    from queue_system.types import PRIORITY_BAND
+
+    for level in Priority:
+        assert Priority.from_score(level * PRIORITY_BAND + 12345) == level
+        due = level.deferred_score(1_795_000_000_123)
+        assert due - 1_795_000_000_123 < 1  # less than a millisecond later
+        assert Priority.from_score(due) == level
+    assert Priority.from_score(1_795_000_000_123) is None  # a plain timestamp (plain arq) carries none
+
+
+async def test_a_retried_job_keeps_its_priority(client: Client, app_settings: type) -> None:
+    # Timeline with one slot: flaky (high) fails at once and is due again 0.3 s later; background fillers take
+    # 0.2 s each. Once due, the retry must run before the fillers still waiting, not after all of them.
+    job = await client.enqueue_job("flaky", 2, _queue="alpha", _priority="high")
+    for i in range(5):
+        await client.enqueue_job("ordered", f"filler-{i}", sleep=0.2, _queue="alpha", _priority="background")
+    await run_burst(app_settings, concurrency=1)
+    assert await job.result(timeout=1) == "ok on try 2"
+    order = [f"{r['name']}:{r['try']}" if r["name"] == "flaky" else r["args"][0] for r in await recorded_runs(client)]
+    assert order[0] == "flaky:1"
+    assert 2 <= order.index("flaky:2") <= 4, order  # after one or two fillers, well before the last ones

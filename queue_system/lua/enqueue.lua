@@ -1,41 +1,62 @@
 --[[
-enqueue: atomically create one job unless its id is taken.
+enqueue: create jobs unless their ids are taken, many per call (one job for a single enqueue).
 
-A job id is taken while its payload (arq:job:{id}) or its result (arq:result:{id}) exists, which is arq's own
-rule; doing the check and the writes in one script makes 100 concurrent enqueues of one id create one job.
+Jobs arrive as one JSON array, so the client packs one argument instead of ten per job (redis-py encodes every
+argument in Python; this is what makes bulk enqueue fast). Each job is checked and written atomically: an id is
+taken while its payload (arq:job:{id}) or its result (arq:result:{id}) exists, arq's own rule, so 100 concurrent
+enqueues of one id create one job.
 
 Score: a ready job gets   priority * 1e11 + seq   (seq = per-queue counter), so among ready jobs a higher
 priority always sorts first and FIFO holds within a level, while every ready score stays far below "now" in ms
-(arq only starts members whose score <= now). A deferred job gets its due time in ms; promote.lua re-scores it
-into its priority band once it is due.
+(arq only starts members whose score <= now). A deferred job gets its due time in ms plus (priority + 1) / 10 --
+the fraction carries its priority -- and the promote step re-scores it into its priority band once it is due.
+The meta hash is written only for jobs with tags: queue and priority are already in the zset and the score. Each queue that got a job gets one wake-up token (its list holds at
+most one) so an idle worker starts at once, or recomputes its wait for a deferred job.
 
-KEYS[1] job key      KEYS[2] result key   KEYS[3] queue zset   KEYS[4] meta hash
-KEYS[5] seq counter  KEYS[6] queues set  KEYS[7] wake list of the queue
-ARGV[1] job id       ARGV[2] payload      ARGV[3] payload ttl ms   ARGV[4] due ms (0 = now)
-ARGV[5] now ms       ARGV[6] priority     ARGV[7] queue name        ARGV[8] function
-ARGV[9] tags json    ARGV[10] force: "1" replaces an existing result (failed-store retry)
-Returns 1 when created, 0 when the id is taken.
-
-Every created job leaves one wake-up token (the list holds at most one), so an idle worker blocked on the list
-starts it at once, or recomputes its sleep when the job is deferred.
+ARGV[1] now ms   ARGV[2] key prefix ("qs")
+ARGV[3] JSON array of jobs: [id, payload, ttl ms, due ms, priority, queue name, queue key, function, tags json, force]
+        (all strings; force "1" replaces an existing result, for failed-store retries)
+Returns one 1 (created) or 0 (id taken) per job.
 ]]
-if ARGV[10] == "1" then
-  redis.call("DEL", KEYS[2])
-elseif redis.call("EXISTS", KEYS[1], KEYS[2]) > 0 then
-  return 0
+local now, prefix = tonumber(ARGV[1]), ARGV[2]
+local jobs = cjson.decode(ARGV[3])
+local created = {}
+local woken = {}
+local seqs = {}  -- queue -> last sequence number handed out in this call (written back once at the end)
+for i, job in ipairs(jobs) do
+  local id, payload, ttl, due, priority, queue, qkey, fn, tags, force =
+    job[1], job[2], job[3], tonumber(job[4]), job[5], job[6], job[7], job[8], job[9], job[10]
+  local job_key, result_key = "arq:job:" .. id, "arq:result:" .. id
+  if force == "1" then
+    redis.call("DEL", result_key)
+  end
+  if force ~= "1" and redis.call("EXISTS", job_key, result_key) > 0 then
+    created[i] = 0
+  else
+    local score
+    if due > now then
+      score = due + (tonumber(priority) + 1) / 10
+    else
+      seqs[queue] = (seqs[queue] or tonumber(redis.call("GET", prefix .. ":seq:" .. queue) or "0")) + 1
+      score = tonumber(priority) * 1e11 + (seqs[queue] % 1e11)
+    end
+    redis.call("SET", job_key, payload, "PX", ttl)
+    redis.call("ZADD", qkey, score, id)
+    if tags ~= "{}" then
+      local meta = prefix .. ":meta:" .. id
+      redis.call("HSET", meta, "q", queue, "p", priority, "tg", tags)
+      redis.call("PEXPIRE", meta, ttl)
+    end
+    if not woken[queue] then
+      woken[queue] = true
+      redis.call("SADD", prefix .. ":queues", queue)
+      redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")
+      redis.call("LTRIM", prefix .. ":wake:" .. queue, 0, 0)
+    end
+    created[i] = 1
+  end
 end
-local due = tonumber(ARGV[4])
-local score
-if due > tonumber(ARGV[5]) then
-  score = due
-else
-  score = tonumber(ARGV[6]) * 1e11 + (redis.call("INCR", KEYS[5]) % 1e11)
+for queue, seq in pairs(seqs) do
+  redis.call("SET", prefix .. ":seq:" .. queue, seq)
 end
-redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3])
-redis.call("ZADD", KEYS[3], score, ARGV[1])
-redis.call("HSET", KEYS[4], "q", ARGV[7], "p", ARGV[6], "f", ARGV[8], "tg", ARGV[9], "et", ARGV[5])
-redis.call("PEXPIRE", KEYS[4], ARGV[3])
-redis.call("SADD", KEYS[6], ARGV[7])
-redis.call("LPUSH", KEYS[7], "1")
-redis.call("LTRIM", KEYS[7], 0, 0)
-return 1
+return created

@@ -1,44 +1,51 @@
 --[[
-finish: record the outcome of one attempt, only if the attempt still holds the job's lease (fencing).
+finish: record the outcomes of attempts, each only if the attempt still holds the job's lease (fencing).
 
-A worker that lost its lease (it expired while the worker was stalled, or another worker took the job over)
-must not complete, fail or retry the job any more: its late outcome is refused and the newer attempt's state is
-left untouched.
+A worker that lost a lease (it expired while the worker was stalled, or another worker took the job over) must
+not complete, fail or retry that job any more: its late outcome is refused and the newer attempt's state is left
+untouched. Outcomes arrive as one JSON array so a worker finishing many jobs at once sends one command.
 
-KEYS[1] lease (arq:in-progress:id)  KEYS[2] job payload  KEYS[3] try counter (arq:retry:id)  KEYS[4] result
-KEYS[5] queue zset  KEYS[6] meta hash  KEYS[7] wake list  KEYS[8] abort zset (arq:abort)
-ARGV[1] token   ARGV[2] outcome: "done" | "retry" | "requeue"   ARGV[3] job id
-ARGV[4] result bytes ("" = keep none)   ARGV[5] result ttl ms (0 = forever)   ARGV[6] retry due ms
+ARGV[1] key prefix
+ARGV[2] JSON array: [job id, token, outcome, result ("" = keep none), result ttl ms ("0" = forever),
+                     retry due ms, queue name, queue key]
 Outcomes:
   done     the job finished (succeeded or failed for good): store the result, delete the job.
   retry    another try later: re-score at the due time, release the lease, count one ended attempt.
   requeue  give the job back untried (graceful shutdown): release the lease and uncount the try.
-Returns 1, or 0 when the lease is not ours (the outcome was discarded).
+Returns one 1 (recorded) or 0 (lease not ours: outcome discarded) per entry.
 ]]
-if redis.call("GET", KEYS[1]) ~= ARGV[1] then
-  return 0
-end
-local outcome = ARGV[2]
-redis.call("DEL", KEYS[1])
-if outcome == "done" then
-  if ARGV[4] ~= "" then
-    if ARGV[5] == "0" then
-      redis.call("SET", KEYS[4], ARGV[4])
+local prefix = ARGV[1]
+local answers = {}
+for i, e in ipairs(cjson.decode(ARGV[2])) do
+  local id, token, outcome, result, ttl, due, queue, qkey = e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8]
+  local lease = "arq:in-progress:" .. id
+  if redis.call("GET", lease) ~= token then
+    answers[i] = 0
+  else
+    redis.call("DEL", lease)
+    local wake = prefix .. ":wake:" .. queue
+    if outcome == "done" then
+      if result ~= "" then
+        if ttl == "0" then
+          redis.call("SET", "arq:result:" .. id, result)
+        else
+          redis.call("SET", "arq:result:" .. id, result, "PX", ttl)
+        end
+      end
+      redis.call("DEL", "arq:job:" .. id, "arq:retry:" .. id, prefix .. ":meta:" .. id)
+      redis.call("ZREM", qkey, id)
+      redis.call("ZREM", "arq:abort", id)
+    elseif outcome == "retry" then
+      redis.call("ZADD", qkey, due, id)
+      redis.call("HINCRBY", prefix .. ":meta:" .. id, "ended", 1)
+      redis.call("LPUSH", wake, "1")
+      redis.call("LTRIM", wake, 0, 0)
     else
-      redis.call("SET", KEYS[4], ARGV[4], "PX", ARGV[5])
+      redis.call("DECR", "arq:retry:" .. id)
+      redis.call("LPUSH", wake, "1")
+      redis.call("LTRIM", wake, 0, 0)
     end
+    answers[i] = 1
   end
-  redis.call("DEL", KEYS[2], KEYS[3], KEYS[6])
-  redis.call("ZREM", KEYS[5], ARGV[3])
-  redis.call("ZREM", KEYS[8], ARGV[3])
-elseif outcome == "retry" then
-  redis.call("ZADD", KEYS[5], ARGV[6], ARGV[3])
-  redis.call("HINCRBY", KEYS[6], "ended", 1)
-  redis.call("LPUSH", KEYS[7], "1")
-  redis.call("LTRIM", KEYS[7], 0, 0)
-else
-  redis.call("DECR", KEYS[3])
-  redis.call("LPUSH", KEYS[7], "1")
-  redis.call("LTRIM", KEYS[7], 0, 0)
 end
-return 1
+return answers

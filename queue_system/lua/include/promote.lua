@@ -2,17 +2,20 @@
 --
 -- A job is "due but unranked" when its score is a timestamp (>= 1e12, far above every priority band) that has
 -- passed: a deferred job whose time came, a retry whose backoff ran out, or a job a plain-arq producer wrote with
--- score = now. Each is moved into its priority band (priority * 1e11 + seq), with the priority from its meta
--- hash, else the function's registered default, else normal. In the inbox (arq's default queue, name
+-- score = now. Each is moved into its priority band (priority * 1e11 + seq), with the priority its score's
+-- fraction carries ((priority + 1) / 10, set by enqueue and by retries), else its meta hash's, else the
+-- function's registered default, else normal. In the inbox (arq's default queue, name
 -- "default"), a job without meta whose function is registered for another queue is moved to that queue and its
 -- wake list gets a token. Returns the number of jobs moved.
 local function promote(queue_key, queue_name, now_ms, limit, prefix)
-  local due = redis.call("ZRANGEBYSCORE", queue_key, 1e12, now_ms, "LIMIT", 0, limit)
+  local due = redis.call("ZRANGEBYSCORE", queue_key, 1e12, now_ms, "WITHSCORES", "LIMIT", 0, limit)
   local inbox = queue_name == "default"
-  for _, id in ipairs(due) do
+  for i = 1, #due, 2 do
+    local id, old_score = due[i], tonumber(due[i + 1])
     local meta = prefix .. ":meta:" .. id
     local fields = redis.call("HMGET", meta, "p", "q")
-    local priority = tonumber(fields[1])
+    local fraction = math.floor((old_score - math.floor(old_score)) * 10 + 0.5)
+    local priority = (fraction >= 1 and fraction <= 5) and (fraction - 1) or tonumber(fields[1])
     local target_queue, target_key = queue_name, queue_key
     if priority == nil or (inbox and not fields[2]) then
       local ok, job = pcall(cjson.decode, redis.call("GET", "arq:job:" .. id) or "")
@@ -30,11 +33,10 @@ local function promote(queue_key, queue_name, now_ms, limit, prefix)
     local score = priority * 1e11 + (redis.call("INCR", prefix .. ":seq:" .. target_queue) % 1e11)
     if target_key ~= queue_key then
       redis.call("ZREM", queue_key, id)
-      redis.call("HSET", meta, "q", target_queue, "p", priority)
       redis.call("LPUSH", prefix .. ":wake:" .. target_queue, "1")
       redis.call("LTRIM", prefix .. ":wake:" .. target_queue, 0, 0)
     end
     redis.call("ZADD", target_key, score, id)
   end
-  return #due
+  return #due / 2
 end

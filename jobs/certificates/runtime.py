@@ -1,0 +1,108 @@
+"""What the certificate jobs share within one worker process, kept in the job context.
+
+One database engine, one prepared font, one SMTP connection pool and one send pacer per worker process, opened
+by the worker's ``on_startup`` hook and closed by ``on_shutdown`` (``certificate_hooks``). A worker built
+without those hooks still works: the first job opens the runtime from the environment (``runtime_from``),
+it is just never closed explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from queue_system import JobContext
+
+from ..config import AppSettings
+from ..db import Database
+from ..db.migrate import current_revision, head_revision
+from .delivery import CertificateMailer
+from .fonts import find_font, load_font
+from .generation import CertificateGenerator
+from .pacing import SendPacer
+from .smtp import SmtpConfig, SmtpPool
+from .storage import CertificateStorage
+
+CTX_KEY = "certificates"
+_CTX_LOCK = "certificates_lock"
+Hook = Callable[[JobContext], Awaitable[None]]
+log = structlog.stdlib.get_logger(__name__)
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database schema is behind the code."""
+
+
+@dataclass
+class CertificateRuntime:
+    settings: AppSettings
+    db: Database
+    storage: CertificateStorage
+    smtp: SmtpPool
+    generator: CertificateGenerator
+    mailer: CertificateMailer
+
+    async def close(self) -> None:
+        await self.smtp.close()
+        await self.db.dispose()
+
+
+async def open_runtime(settings: AppSettings) -> CertificateRuntime:
+    """Open everything the jobs need; refuses to start on an unmigrated database or without a font."""
+    db = Database(settings.resolved_database_url, schema=settings.database_schema)
+    try:
+        await _check_migrated(db)
+        font = await asyncio.to_thread(load_font, find_font(settings.certificate_font), settings.cache_dir)
+    except BaseException:
+        await db.dispose()
+        raise
+    storage = CertificateStorage(settings.resolved_certificate_dir)
+    smtp = SmtpPool(SmtpConfig.from_url(settings.smtp_url), settings.smtp_pool_size)
+    pacer = SendPacer(settings.email_rate_per_minute)
+    log.info("certificates.runtime_opened", database=repr(db), smtp=smtp.config.describe(), storage=str(storage.root))
+    return CertificateRuntime(
+        settings=settings,
+        db=db,
+        storage=storage,
+        smtp=smtp,
+        generator=CertificateGenerator(db, storage, font, settings.verify_url),
+        mailer=CertificateMailer(db, storage, smtp, pacer, settings.mail_from),
+    )
+
+
+def certificate_hooks(settings: Callable[[], AppSettings] = AppSettings.from_env) -> tuple[Hook, Hook]:
+    """``(on_startup, on_shutdown)`` for ``worker_settings(...)``; ``settings`` is read when the worker starts."""
+
+    async def on_startup(ctx: JobContext) -> None:
+        ctx[CTX_KEY] = await open_runtime(settings())
+
+    async def on_shutdown(ctx: JobContext) -> None:
+        runtime: CertificateRuntime | None = ctx.pop(CTX_KEY, None)
+        if runtime is not None:
+            await runtime.close()
+
+    return on_startup, on_shutdown
+
+
+async def runtime_from(ctx: JobContext) -> CertificateRuntime:
+    """The worker's runtime; opened from the environment by the first job if no startup hook did it."""
+    runtime: CertificateRuntime | None = ctx.get(CTX_KEY)
+    if runtime is not None:
+        return runtime
+    lock: asyncio.Lock = ctx.setdefault(_CTX_LOCK, asyncio.Lock())
+    async with lock:
+        runtime = ctx.get(CTX_KEY)
+        if runtime is None:
+            runtime = ctx[CTX_KEY] = await open_runtime(AppSettings.from_env())
+        return runtime
+
+
+async def _check_migrated(db: Database) -> None:
+    current, head = await current_revision(db), head_revision()
+    if current != head:
+        raise DatabaseNotMigrated(
+            f"{db!r} is at revision {current or 'none'}, the code needs {head}: run `queue-system db upgrade`"
+        )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the domain database (run them with ``queue-system db upgrade``)."""

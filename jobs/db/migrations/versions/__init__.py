@@ -1,0 +1,1 @@
+"""One module per revision; Alembic skips this file."""

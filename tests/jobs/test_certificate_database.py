@@ -1,0 +1,67 @@
+"""The domain database on SQLite and PostgreSQL: migrations match the models, and the invariants hold."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from jobs.config import AppSettings
+from jobs.db import Base, Certificate, Database, Event, Participant
+from jobs.db.migrate import current_revision, head_revision
+
+from .helpers import create_event
+
+
+async def test_the_migrations_create_exactly_the_models(database: Database) -> None:
+    assert await current_revision(database) == head_revision()
+    async with database.engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata)
+        )
+    assert diff == []
+
+
+async def test_timestamps_come_back_timezone_aware_in_utc(database: Database) -> None:
+    event_id, _ = await create_event(database, ["Ахмед"])
+    async with database.session() as session:
+        event = await session.get(Event, event_id)
+    assert event is not None and event.created_at.tzinfo == UTC
+
+
+async def test_ids_are_never_reused_after_the_newest_row_is_deleted(database: Database) -> None:
+    first, _ = await create_event(database, ["A"])
+    async with database.session() as session, session.begin():
+        await session.execute(delete(Event).where(Event.id == first))
+    second, _ = await create_event(database, ["B"])
+    assert second > first
+
+
+async def test_deleting_an_event_deletes_its_participants(database: Database) -> None:
+    event_id, participant_ids = await create_event(database)
+    async with database.session() as session, session.begin():
+        await session.execute(delete(Event).where(Event.id == event_id))
+    async with database.session() as session:
+        left = await session.scalars(select(Participant).where(Participant.id.in_(participant_ids)))
+        assert list(left) == []
+
+
+async def test_one_certificate_per_participant_and_version(database: Database) -> None:
+    _, (participant_id, *_) = await create_event(database)
+    async with database.session() as session, session.begin():
+        session.add(Certificate(participant_id=participant_id, version=1, number="N1", verification_code="c1"))
+    with pytest.raises(IntegrityError):
+        async with database.session() as session, session.begin():
+            session.add(Certificate(participant_id=participant_id, version=1, number="N2", verification_code="c2"))
+
+
+def test_the_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path: Path) -> None:
+    settings = AppSettings.from_env({"APP_DATA_DIR": str(tmp_path)})
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/app.db"
+    postgres = AppSettings.from_env({"DATABASE_URL": "postgresql+asyncpg://u@h/db", "DATABASE_SCHEMA": "s"})
+    assert postgres.resolved_database_url == "postgresql+asyncpg://u@h/db"
