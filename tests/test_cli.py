@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import pytest
 from cryptography.fernet import Fernet
 
-from queue_system import Client, FailedFilter, FailedJob, JobNotFound, Priority
+from queue_system import Client, FailedFilter, JobNotFound, Priority
 from queue_system.keys import queue_key
-from tests.support.queue_fixtures import TEST_KEY, recorded_runs, run_burst, run_cli
+from tests.support.queue_fixtures import TEST_KEY, failed_entry, recorded_runs, run_burst, run_cli
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -363,20 +363,7 @@ async def test_failed_flush(client: Client, failures: Failures, redis_url: str) 
 
 async def test_failed_prune_forgets_only_old_entries(client: Client, failures: Failures, redis_url: str) -> None:
     two_hours_ago_ms = int((time.time() - 2 * 3600) * 1000)
-    old = FailedJob(
-        job_id="old-failure",
-        function="always_fails",
-        queue="alpha",
-        args=["old"],
-        kwargs={},
-        payload="",
-        exc_type="ValueError",
-        message="always fails old",
-        traceback="Traceback (most recent call last):\nValueError: always fails old\n",
-        tries=2,
-        failed_at_ms=two_hours_ago_ms,
-        tags={"event_id": "5"},
-    )
+    old = failed_entry("old-failure", failed_at_ms=two_hours_ago_ms, args=["old"], tags={"event_id": "5"})
     await client.failed.record(old)
     assert await client.failed.count() == 4
 

@@ -6,24 +6,8 @@ import time
 
 import pytest
 
-from queue_system import Client, FailedFilter, FailedJob, JobNotFound
-from tests.support.queue_fixtures import recorded_runs, run_burst
-
-
-def _entry(job_id: str, *, failed_at_ms: int) -> FailedJob:
-    return FailedJob(
-        job_id=job_id,
-        function="f",
-        queue="alpha",
-        args=[],
-        kwargs={},
-        payload="",
-        exc_type="E",
-        message="m",
-        traceback="",
-        tries=1,
-        failed_at_ms=failed_at_ms,
-    )
+from queue_system import Client, FailedFilter, JobNotFound
+from tests.support.queue_fixtures import failed_entry, recorded_runs, run_burst
 
 
 async def _fail_some(client: Client, app_settings: type) -> dict[str, str]:
@@ -79,7 +63,7 @@ async def test_forget_flush_and_prune(client: Client, app_settings: type) -> Non
     assert await client.failed.forget([ids[0], "missing"]) == 1
     with pytest.raises(JobNotFound):
         await client.failed.get(ids[0])
-    await client.failed.record(_entry("old", failed_at_ms=int((time.time() - 3 * 3600) * 1000)))
+    await client.failed.record(failed_entry("old", failed_at_ms=int((time.time() - 3 * 3600) * 1000)))
     assert await client.failed.prune(2 * 3600) == 1
     assert await client.failed.count() == 3
     assert await client.failed.flush(FailedFilter(function="fails_permanently")) == 1
@@ -92,6 +76,6 @@ async def test_the_store_is_capped_by_count(client: Client) -> None:
 
     store = FailedStore(client.redis, client.keys, max_entries=5, max_age_s=3600)
     for i in range(8):
-        await store.record(_entry(f"j{i}", failed_at_ms=int(time.time() * 1000) + i))
+        await store.record(failed_entry(f"j{i}", failed_at_ms=int(time.time() * 1000) + i))
     assert await store.count() == 5
     assert {e.job_id for e in (await store.list()).entries} == {f"j{i}" for i in range(3, 8)}

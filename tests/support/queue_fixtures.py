@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from queue_system import Client, QueueConfig, worker_settings
+from queue_system import Client, FailedJob, QueueConfig, worker_settings
 from queue_system.worker import QueueWorker, create_worker
 from tests.app.jobs import ALL, RUNS_KEY
 
@@ -75,3 +75,20 @@ def run_cli(*args: str, redis_url: str, timeout: float = 60, **env: str) -> subp
         timeout=timeout,
         check=False,
     )
+
+
+def failed_entry(job_id: str, *, failed_at_ms: int, **fields: Any) -> FailedJob:
+    """A failed-store entry written directly (e.g. an old one, to test pruning)."""
+    values: dict[str, Any] = {
+        "function": "always_fails",
+        "queue": "alpha",
+        "args": [],
+        "kwargs": {},
+        "payload": "",
+        "exc_type": "ValueError",
+        "message": "always fails",
+        "traceback": "Traceback (most recent call last):\nValueError: always fails\n",
+        "tries": 2,
+        **fields,
+    }
+    return FailedJob(job_id=job_id, failed_at_ms=failed_at_ms, **values)
