@@ -160,6 +160,9 @@ class Client:
     async def _write(self, prepared: list[list[str]]) -> list[int]:
         now = str(int(time.time() * 1000))
         chunks = [prepared[i : i + ENQUEUE_CHUNK] for i in range(0, len(prepared), ENQUEUE_CHUNK)]
+        if len(chunks) == 1:  # one EVALSHA; a pipeline would first ask SCRIPT EXISTS, a second round trip
+            answer = await self.scripts.enqueue(keys=[], args=[now, self.config.prefix, orjson.dumps(chunks[0])])
+            return [int(flag) for flag in answer]
         async with self.redis.pipeline(transaction=False) as pipe:
             for chunk in chunks:
                 await self.scripts.enqueue(keys=[], args=[now, self.config.prefix, orjson.dumps(chunk)], client=pipe)
