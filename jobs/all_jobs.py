@@ -12,5 +12,6 @@ from queue_system import JobFunction
 
 from .certificates import CERTIFICATE_JOBS
 from .maintenance import prune_failed_jobs
+from .scraping import SCRAPER_JOBS
 
-ALL_JOBS: list[JobFunction[Any, Any]] = [prune_failed_jobs, *CERTIFICATE_JOBS]
+ALL_JOBS: list[JobFunction[Any, Any]] = [prune_failed_jobs, *CERTIFICATE_JOBS, *SCRAPER_JOBS]

@@ -1,4 +1,7 @@
-"""The domain tables of the certificate system: events, their participants, certificates and email deliveries.
+"""The domain tables of the seed systems.
+
+The certificate system (seed 000): events, their participants, certificates and email deliveries. The scraper
+system (seed 002): shops, products and their price history, orders, and the progress of batch scrapes.
 
 The database, not Redis, is the source of truth: a job carries only a participant id and reads everything else
 here, so a lost or replayed job can always be re-derived from these rows.
@@ -13,8 +16,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import UtcDateTime, utcnow
@@ -116,3 +120,117 @@ class EmailDelivery(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- The scraper system (seed 002): shops, products with their price history, orders, and scrape progress. ---
+#
+# External ids (the marketplace's product, shop and order ids) are strings and the natural keys of upserts; the
+# integer ids are ours. Prices are integers in minor units (hundredths), because SQLite has no exact decimal type
+# and a float would drift. The full-text index over products (``product_search``) is not an ORM table: it is an
+# FTS5 virtual table on SQLite and a tsvector table on PostgreSQL, created by migration s0002 and maintained by
+# ``jobs.scraping.search`` (``SEARCH_INDEX_TABLES`` lists its tables for schema comparisons).
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    rating: Mapped[float | None] = mapped_column(Float, default=None)
+    follower_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    product_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    location: Mapped[str | None] = mapped_column(String(200), default=None)
+    last_scraped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), unique=True)
+    shop_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    shop_name: Mapped[str | None] = mapped_column(String(300), default=None)
+    name: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="IDR")
+    stock: Mapped[int | None] = mapped_column(Integer, default=None)
+    rating: Mapped[float | None] = mapped_column(Float, default=None)
+    images: Mapped[list[str]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    last_scraped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PriceHistory(Base):
+    """One row per observed price change of a product (the first observation included)."""
+
+    __tablename__ = "price_history"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("account_id", "order_id"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="IDR")
+    ordered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    last_scraped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class ScrapeStatus(StrEnum):
+    PENDING = "pending"  # not fetched yet (or to be fetched again by the next try)
+    SCRAPED = "scraped"  # fetched and parsed; the record went on to data processing
+    NOT_FOUND = "not_found"  # 404/410: recorded, never retried
+    BLOCKED = "blocked"  # robots.txt disallows it
+    PARSE_ERROR = "parse_error"  # the page changed shape: a person must look
+    RETRYING = "retrying"  # a transient failure (429, 5xx, timeout); the next try fetches it again
+    FAILED = "failed"  # transient failures outlasted the job's tries
+
+
+class ScrapeBatch(Base):
+    """One batch-scraping job (keyed by its job id, so every try of it finds the same row)."""
+
+    __tablename__ = "scrape_batches"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, completed, partial
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class ScrapeItem(Base):
+    """The progress of one URL of a batch."""
+
+    __tablename__ = "scrape_items"
+    __table_args__ = (UniqueConstraint("batch_id", "url"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("scrape_batches.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), default=ScrapeStatus.PENDING)
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from jobs.config import AppSettings
 from jobs.db.engine import Database
 from jobs.db.models import Base
+from jobs.db.schema_filter import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +27,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=include_name,  # the search index is raw DDL, not a model (see jobs/db/schema_filter.py)
     )
     with context.begin_transaction():
         context.run_migrations()
