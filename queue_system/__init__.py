@@ -6,6 +6,7 @@ Declare jobs with :func:`job`, wire them with :func:`worker_settings`, enqueue w
 
 from __future__ import annotations
 
+from .api import QueueAPI
 from .backoff import Backoff, Custom, Exponential, Fixed, Linear
 from .client import Client, Job, JobRequest
 from .config import QueueConfig
@@ -13,6 +14,7 @@ from .errors import (
     ConfigError,
     EnqueueError,
     FunctionNotFound,
+    JobAborted,
     JobFailed,
     JobNotFound,
     JobTimeout,
@@ -25,21 +27,30 @@ from .errors import (
     UndecodablePayload,
     UnknownPriority,
     UnknownQueue,
+    UnknownState,
     WorkerLost,
 )
+from .events import Event
 from .failed import FailedFilter, FailedJob, FailedPage, FailedStore
+from .progress import JobReporter, reporter
 from .registry import JobFunction, current_client, job, use_client
-from .types import JobContext, Priority
+from .retention import QueueRetention
+from .types import JobContext, JobState, Priority, Retention
+from .views import AbortOutcome, AbortResult, Counts, JobInfo, JobPage, LogLine, QueueStats, Totals
 from .worker_settings import worker_settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AbortOutcome",
+    "AbortResult",
     "Backoff",
     "Client",
     "ConfigError",
+    "Counts",
     "Custom",
     "EnqueueError",
+    "Event",
     "Exponential",
     "FailedFilter",
     "FailedJob",
@@ -48,28 +59,41 @@ __all__ = [
     "Fixed",
     "FunctionNotFound",
     "Job",
+    "JobAborted",
     "JobContext",
     "JobFailed",
     "JobFunction",
+    "JobInfo",
     "JobNotFound",
+    "JobPage",
+    "JobReporter",
     "JobRequest",
+    "JobState",
     "JobTimeout",
     "Linear",
+    "LogLine",
     "PayloadTooLarge",
     "PermanentFailure",
     "Priority",
+    "QueueAPI",
     "QueueConfig",
+    "QueueRetention",
+    "QueueStats",
     "QueueSystemError",
     "RedisUnavailable",
+    "Retention",
     "Retry",
     "SerializationError",
+    "Totals",
     "UndecodablePayload",
     "UnknownPriority",
     "UnknownQueue",
+    "UnknownState",
     "WorkerLost",
     "__version__",
     "current_client",
     "job",
+    "reporter",
     "use_client",
     "worker_settings",
 ]

@@ -44,6 +44,16 @@ class QueueConfig(BaseModel):
     # arq deletes a job's payload this long after it was due; retries must finish within it.
     job_expires_s: int = Field(default=7 * 86400, gt=0)
     keep_result_s: int = Field(default=3600, ge=0)
+    # Finished job records kept per queue (the defaults of Retention; a job's or queue's own policy wins). A
+    # completed record's default age is its job's keep_result.
+    keep_completed_count: int | None = Field(default=1000, ge=0)
+    keep_completed_age_s: float | None = Field(default=None, ge=0)
+    keep_failed_count: int | None = Field(default=10_000, ge=0)
+    keep_failed_age_s: float | None = Field(default=7 * 86400, ge=0)
+    # The event stream ({prefix}:events) keeps about this many events; 0 turns events off.
+    events_maxlen: int = Field(default=10_000, ge=0)
+    # Log lines kept per job (the last ones).
+    job_log_lines: int = Field(default=200, ge=1)
     failed_max_entries: int = Field(default=100_000, gt=0)
     failed_max_age_s: int = Field(default=30 * 86400, gt=0)
     # Narrows the queues a worker serves (QS_WORKER_QUEUES=a,b); the stock arq worker serves the first one.
@@ -65,6 +75,14 @@ class QueueConfig(BaseModel):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator(
+        "keep_completed_count", "keep_completed_age_s", "keep_failed_count", "keep_failed_age_s", mode="before"
+    )
+    @classmethod
+    def _unlimited(cls, value: Any) -> Any:
+        """``none`` (or empty) in the environment means no limit."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> QueueConfig:

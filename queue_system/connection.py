@@ -33,6 +33,20 @@ REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, Redi
 CONNECT_ERRORS: tuple[type[BaseException], ...] = (*REDIS_DOWN_ERRORS, RedisError)
 
 
+def raise_if_cancelled() -> None:
+    """Call after each Redis call (and in each ``except REDIS_DOWN_ERRORS``) of a loop that must stop when its
+    task is cancelled.
+
+    A cancellation that arrives while redis-py waits on a socket with a timeout can surface as a
+    ``TimeoutError`` (its timeout helper turns the one into the other), which redis-py's own retry, or such a
+    loop, takes for an outage and retries: the cancellation is used up, the task never ends and whoever awaits
+    it hangs (a worker that did not exit on SIGTERM after a busy run).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool, waiting for a free connection like BlockingConnectionPool instead of raising."""
 

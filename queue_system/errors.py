@@ -11,6 +11,8 @@ middleware can tell "try again later" from "this went wrong" without string matc
     │   └── UnknownQueue / UnknownPriority
     ├── RedisUnavailable             Redis did not answer in time
     ├── JobNotFound                  no such job (or failed-store entry)
+    ├── UnknownState                 not a job state, or a state an operation does not accept
+    ├── JobAborted                   stored as the outcome of an aborted job (job.result() raises JobFailed)
     ├── Retry                        raised by a job: retry after ``defer`` seconds (counts a try)
     ├── JobFailed                    a job's result read back as a failure (carries type and message)
     ├── PermanentFailure             raised by a job: fail at once, never retry
@@ -62,6 +64,14 @@ class RedisUnavailable(QueueSystemError):
 
 class JobNotFound(QueueSystemError):
     """No job (or failed-store entry) with this id exists."""
+
+
+class UnknownState(QueueSystemError):
+    """The name is not a job state, or the operation does not accept that state (e.g. cleaning active jobs)."""
+
+
+class JobAborted(QueueSystemError):
+    """The job was aborted: removed before it ran, or cancelled while it ran. Recorded as its outcome."""
 
 
 class JobFailed(QueueSystemError):

@@ -2,8 +2,9 @@
 
 The job's policy (retries, timeout, failed store, logs) is applied by the same runner and middleware as under
 arq's own Worker; this module only turns the attempt's outcome into one atomic, fenced write (lua/finish.lua):
-``done`` (result stored, job removed), ``retry`` (re-scored at its due time) or ``requeue`` (given back untried
-on shutdown). Writes survive short Redis outages by retrying until the lease would have expired.
+``completed`` / ``failed`` (result stored for as long as the job's record is kept, job removed), ``aborted``
+(cancelled by an abort request), ``retry`` (re-scored at its due time) or ``requeue`` (given back untried on
+shutdown or a lost lease). Writes survive short Redis outages by retrying until the lease would have expired.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ from arq.utils import ms_to_datetime
 from arq.worker import Retry as ArqRetry
 
 from .connection import REDIS_DOWN_ERRORS
+from .errors import JobAborted
 from .internal_jobs import undecodable_job
 from .keys import Keys, queue_key
 from .leases import LeaseKeeper
 from .logging_setup import get_logger
-from .runner import CTX_META, WorkerRuntime
+from .retention import result_ttl_ms
+from .runner import CTX_META, CTX_TOKEN, WorkerRuntime, error_summary
 from .spec import JobSpec
-from .types import Priority
+from .types import JobState, Priority
 
 log = get_logger("queue_system.worker")
-CLAIM_FIELDS = 11  # per job in lua/claim.lua's answer
+CLAIM_FIELDS = 10  # per job in lua/claim.lua's answer
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass pays object.__setattr__ per field, per job
 class Claim:
     """One job leased to this worker by lua/claim.lua."""
 
@@ -42,6 +45,7 @@ class Claim:
     job_try: int
     payload: bytes
     meta: dict[str, str]
+    abort: bool = False  # its abort was requested while an earlier attempt's worker died: record, don't run
 
 
 def parse_claims(answer: list[Any], queues: list[str]) -> tuple[int | None, list[Claim]]:
@@ -49,24 +53,30 @@ def parse_claims(answer: list[Any], queues: list[str]) -> tuple[int | None, list
     next_due = int(float(answer[0])) if answer[0] not in (-1, b"-1") else None
     claims = []
     for i in range(1, len(answer), CLAIM_FIELDS):
-        k, job_id, score, token, job_try, payload, q, p, tg, et, ended = answer[i : i + CLAIM_FIELDS]
-        meta = {
-            name: v.decode()
-            for name, v in zip(("q", "p", "tg", "et", "ended"), (q, p, tg, et, ended), strict=True)
-            if v
-        }
+        k, job_id, score, token, job_try, payload, p, tg, ended, abort = answer[i : i + CLAIM_FIELDS]
+        queue = queues[int(k) - 1]
+        meta = {"q": queue}
+        if p:
+            meta["p"] = p.decode()
+        if tg:
+            meta["tg"] = tg.decode()
+        if ended:
+            meta["ended"] = ended.decode()
         claims.append(
-            Claim(job_id.decode(), queues[int(k) - 1], int(float(score)), token.decode(), int(job_try), payload, meta)
+            Claim(job_id.decode(), queue, int(float(score)), token.decode(), int(job_try), payload, meta, bool(abort))
         )
     return next_due, claims
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
-    kind: str  # "done" | "retry" | "requeue"
+    kind: str  # "completed" | "failed" | "aborted" | "retry" | "requeue"
     result: bytes = b""
-    result_ttl_ms: int = 0
+    result_ttl_ms: int = 0  # 0 = forever (when there is a result)
     retry_due: float = 0.0  # score: due time in ms plus the priority fraction
+    error: str = ""
+    keep: tuple[int, int] = (-1, -1)  # the record's retention: count, age ms (-1 = no limit)
+    function: str = ""  # the producer's function name, for the outcome's event
 
 
 class Executor:
@@ -81,10 +91,16 @@ class Executor:
         self.lease_s = lease_s
         self.keys = Keys(runtime.config.prefix)
         self.finisher = Finisher(runtime)
-        self.completed = self.failed = self.retried = self.requeued = self.fenced = 0
+        self.aborting: set[str] = set()  # running jobs cancelled by an abort request (not by shutdown)
+        self.completed = self.failed = self.retried = self.requeued = self.fenced = self.aborted = 0
 
     async def execute(self, claim: Claim) -> None:
-        """Run the job and record its outcome. Cancellation (shutdown, lost lease) gives the job back untried."""
+        """Run the job and record its outcome. Cancellation gives the job back untried (shutdown, lost lease),
+        unless an abort request caused it: then the job ends as aborted."""
+        if claim.abort:
+            data = self.runtime.codec.deserialize(claim.payload) if claim.payload else {}
+            await self.finish(claim, self._ended(claim, None, data, 0, JobState.ABORTED, JobAborted("aborted")))
+            return
         data = (
             self.runtime.codec.deserialize(claim.payload)
             if claim.payload
@@ -99,47 +115,62 @@ class Executor:
             "job_try": claim.job_try,
             "enqueue_time": ms_to_datetime(int(data.get("et") or 0)),
             "score": claim.score,
-            CTX_META: claim.meta,
+            CTX_META: {**claim.meta, "q": claim.queue},  # the claim knows the queue for certain
+            CTX_TOKEN: claim.token,
         }
         try:
             result = await self.runtime.run(ctx, spec, args, kwargs)
-            outcome = self._done(claim, spec, data, started_ms, True, result)
+            outcome = self._ended(claim, spec, data, started_ms, JobState.COMPLETED, result)
             self.completed += 1
         except ArqRetry as exc:
             due_ms = int(time.time() * 1000) + (exc.defer_score or 0)
             priority = Priority.from_score(claim.score) or spec.priority
-            outcome = Outcome("retry", retry_due=priority.deferred_score(due_ms))
+            error = error_summary(exc.__cause__ or exc)
+            due = priority.deferred_score(due_ms)
+            outcome = Outcome("retry", retry_due=due, error=error, function=_producer_function(data))
             self.retried += 1
         except asyncio.CancelledError:
-            outcome = Outcome("requeue")
-            self.requeued += 1
+            if claim.job_id in self.aborting:
+                outcome = self._ended(claim, spec, data, started_ms, JobState.ABORTED, JobAborted("aborted"))
+                self.aborted += 1
+            else:
+                outcome = Outcome("requeue")
+                self.requeued += 1
         except Exception as exc:
-            outcome = self._done(claim, spec, data, started_ms, False, exc)
+            outcome = self._ended(claim, spec, data, started_ms, JobState.FAILED, exc)
             self.failed += 1
+        finally:
+            self.aborting.discard(claim.job_id)
         await asyncio.shield(self.finish(claim, outcome))
 
-    def _done(
-        self, claim: Claim, spec: JobSpec, data: dict[str, Any], started_ms: int, ok: bool, value: Any
+    def _ended(
+        self, claim: Claim, spec: JobSpec | None, data: dict[str, Any], started_ms: int, state: JobState, value: Any
     ) -> Outcome:
-        keep_s = spec.keep_result_s if spec.keep_result_s is not None else self.runtime.config.keep_result_s
-        if not keep_s:
-            return Outcome("done")
+        """The outcome of an attempt that ended the job, with its result kept as long as its record."""
+        ok = state is JobState.COMPLETED
+        keep = self.runtime.retention.limits(claim.queue, state, spec.keep_result_s if spec else None)
+        error = "" if ok else error_summary(value)
+        ttl_ms = result_ttl_ms(keep)
+        producer_function = _producer_function(data)
+        if ttl_ms == 0:
+            return Outcome(state.value, error=error, keep=keep, function=producer_function)
+        function = str(data.get("f") or "")
         raw = serialize_result(
-            data["f"],
+            function,
             tuple(data.get("a") or ()),
             dict(data.get("k") or {}),
             claim.job_try,
             int(data.get("et") or 0),
             ok,
             value,
-            started_ms,
+            started_ms or int(time.time() * 1000),
             int(time.time() * 1000),
-            f"{claim.job_id}:{data['f']}",
+            f"{claim.job_id}:{function}",
             queue_key(claim.queue),
             claim.job_id,
             serializer=self.runtime.codec.serialize,
         )
-        return Outcome("done", result=raw or b"", result_ttl_ms=int(keep_s * 1000))
+        return Outcome(state.value, raw or b"", max(ttl_ms, 0), error=error, keep=keep, function=producer_function)
 
     async def finish(self, claim: Claim, outcome: Outcome) -> bool:
         """Write the outcome if we still hold the lease; retry through Redis outages until the lease ran out.
@@ -180,8 +211,22 @@ class Executor:
             repr(outcome.retry_due),
             claim.queue,
             queue_key(claim.queue),
+            outcome.error,
+            str(outcome.keep[0]),
+            str(outcome.keep[1]),
+            str(claim.job_try),
+            claim.meta.get("tg", ""),
+            outcome.function,
         ]
         return await self.finisher.submit(entry)
+
+
+def _producer_function(data: dict[str, Any]) -> str:
+    """The function the producer named (an internal route for a broken job keeps it in its kwargs)."""
+    function = data.get("f") or ""
+    if function.startswith("qs:"):
+        return str(data.get("k", {}).get("function") or function)
+    return str(function)
 
 
 class Finisher:
@@ -206,9 +251,15 @@ class Finisher:
         while self.pending:
             batch, self.pending = self.pending[: self.BATCH], self.pending[self.BATCH :]
             try:
+                config = self.runtime.config
                 answers = await self.runtime.scripts.finish(
                     keys=[],
-                    args=[self.runtime.config.prefix, orjson.dumps([e for e, _ in batch])],
+                    args=[
+                        config.prefix,
+                        int(time.time() * 1000),
+                        config.events_maxlen,
+                        orjson.dumps([e for e, _ in batch]),
+                    ],
                     client=self.runtime.redis,
                 )
             except Exception as exc:  # each submitter decides whether to retry (see Executor.finish)

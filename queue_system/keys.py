@@ -75,8 +75,47 @@ class Keys:
     prefix: str = "qs"
 
     def meta(self, job_id: str) -> str:
-        """Hash of a job's metadata: queue, priority, tags, function."""
+        """Hash of a job's record: queue, priority, function, tags, state, timestamps, tries, progress, error.
+
+        The one place a job's state is kept (field ``s``); written only by the Lua scripts that move the job.
+        """
         return f"{self.prefix}:meta:{job_id}"
+
+    def logs(self, job_id: str) -> str:
+        """List of a job's log lines (``"<ms> <text>"``), capped to the last ``QS_JOB_LOG_LINES``."""
+        return f"{self.prefix}:logs:{job_id}"
+
+    def counts(self, queue: str) -> str:
+        """Hash state -> number of the queue's jobs in it (plus ``total_*`` outcomes ever recorded)."""
+        return f"{self.prefix}:counts:{queue}"
+
+    def tag_counts(self, queue: str, key: str, value: str) -> str:
+        """The same counts for the queue's jobs tagged ``key=value``."""
+        return f"{self.prefix}:counts:{queue}:tag:{key}={value}"
+
+    def index(self, queue: str, state: str) -> str:
+        """Sorted set of the queue's finished jobs in one state (completed, failed, aborted) by finish time (ms)."""
+        return f"{self.prefix}:jobs:{queue}:{state}"
+
+    @property
+    def paused(self) -> str:
+        """Set of paused queue names; claims skip them."""
+        return f"{self.prefix}:paused"
+
+    @property
+    def aborting(self) -> str:
+        """Set of active job ids whose abort was requested and not yet carried out."""
+        return f"{self.prefix}:aborting"
+
+    @property
+    def control(self) -> str:
+        """Pub/sub channel every worker listens on (``abort <job id>``)."""
+        return f"{self.prefix}:control"
+
+    @property
+    def events(self) -> str:
+        """Stream of job and queue events, trimmed to about ``QS_EVENTS_MAXLEN`` entries."""
+        return f"{self.prefix}:events"
 
     def seq(self, queue: str) -> str:
         """Counter that orders jobs FIFO within a priority level."""

@@ -25,7 +25,7 @@ from .client import Client, Job, JobRequest
 from .config import QueueConfig
 from .keys import DEFAULT_QUEUE
 from .spec import DEFAULT_BACKOFF, JobSpec
-from .types import JobContext, Priority
+from .types import JobContext, Priority, Retention
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -163,6 +163,8 @@ def job(
     fail_on: Sequence[type[BaseException]] = (),
     keep_result: float | None = None,
     sensitive: bool = False,
+    keep_completed: Retention | int | None = None,
+    keep_failed: Retention | int | None = None,
 ) -> Callable[[JobCallable[P, R]], JobFunction[P, R]]: ...
 
 
@@ -186,6 +188,8 @@ def _spec(
     fail_on: Sequence[type[BaseException]] = (),
     keep_result: float | None = None,
     sensitive: bool = False,
+    keep_completed: Retention | int | None = None,
+    keep_failed: Retention | int | None = None,
 ) -> JobSpec:
     return JobSpec(
         name=name or function.__name__,
@@ -199,4 +203,6 @@ def _spec(
         fail_on=tuple(fail_on),
         keep_result_s=keep_result,
         sensitive=sensitive,
+        keep_completed=Retention.parse(keep_completed),
+        keep_failed=Retention.parse(keep_failed),
     )

@@ -17,14 +17,17 @@ from arq.worker import Retry as ArqRetry
 from arq.worker import func as arq_func
 
 from .config import QueueConfig
+from .errors import JobAborted
 from .failed import FailedStore
 from .internal_jobs import rerouted_job, undecodable_job
 from .keys import Keys, queue_key
 from .middleware import JobCall, build_chain, default_middleware
-from .scripts import Scripts
+from .progress import CTX_REPORTER, JobReporter
+from .retention import RetentionPolicies
+from .scripts import ScriptArgs, Scripts
 from .serialization import PayloadCodec, loads
 from .spec import UNDECODABLE_FUNCTION, UNENCRYPTED_FUNCTION, UNKNOWN_FUNCTION, JobSpec
-from .types import JobContext, Priority
+from .types import JobContext, JobState, Priority
 
 # arq's own timeout is only a safety net around ours (see middleware.timeout).
 ARQ_TIMEOUT_MARGIN_S = 5.0
@@ -32,7 +35,11 @@ CTX_RUNTIME = "qs"
 CTX_QUEUE_OF = "qs_queue_of"
 CTX_DEFAULT_QUEUE = "qs_default_queue"
 CTX_META = "qs_meta"
+CTX_TOKEN = "qs_token"  # this attempt's lease token under our engine (fences progress and logs)
 PROMOTE_BATCH = 100
+# Under arq's own Worker a job picked from a paused queue is put back this long (its try given back).
+PAUSED_RECHECK_S = 1.0
+ERROR_SUMMARY_CHARS = 500
 
 
 class WorkerCodec(PayloadCodec):
@@ -81,6 +88,7 @@ class WorkerRuntime:
         *,
         specs: Iterable[JobSpec] = (),
         stock_worker: bool,
+        retention: RetentionPolicies | None = None,
     ) -> None:
         self.redis = redis
         self.config = config
@@ -91,25 +99,30 @@ class WorkerRuntime:
             redis, self.keys, max_entries=config.failed_max_entries, max_age_s=config.failed_max_age_s
         )
         self.specs = {spec.name: spec for spec in specs}
-        # Under arq's own Worker, due jobs are promoted on each job start and ended attempts counted here; our
-        # engine does both in its claim and finish scripts.
+        self.retention = retention or RetentionPolicies(config, {})
+        # Under arq's own Worker, due jobs are promoted on each job start and state moves recorded here
+        # (lua/transition.lua); our engine does both in its claim and finish scripts.
         self.stock_worker = stock_worker
         self.chain = build_chain(default_middleware(self), _call_function)
 
     async def run(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = await self._begin(ctx, spec, args, kwargs)
+        if self.stock_worker:
+            await self._stock_start(call)
         try:
             result = await self.chain(call)
-        except ArqRetry:
+        except ArqRetry as exc:
             if self.stock_worker:
-                await self.redis.hincrby(self.keys.meta(call.job_id), "ended", 1)  # type: ignore[misc]
+                await self._transition(call, "retry", error_summary(exc.__cause__ or exc))
             raise
         except asyncio.CancelledError:
             raise
-        except Exception:
-            await self._end(call)
+        except Exception as exc:
+            if self.stock_worker:
+                await self._transition(call, JobState.FAILED, error_summary(exc))
             raise
-        await self._end(call)
+        if self.stock_worker:
+            await self._transition(call, JobState.COMPLETED)
         return result
 
     async def promote(self, queue: str, now_ms: int, pipe: Any = None) -> Any:
@@ -142,6 +155,10 @@ class WorkerRuntime:
             lost_attempts=max(0, job_try - 1 - int(meta.get("ended") or 0)),
         )
         _apply_internal_route(call)
+        job_reporter = JobReporter(self.redis, self.scripts, self.config, job_id, str(ctx.get(CTX_TOKEN) or ""))
+        ctx[CTX_REPORTER] = job_reporter
+        ctx["progress"] = job_reporter.progress
+        ctx["log"] = job_reporter.log
         return call
 
     async def _load_meta(self, job_id: str, queue: str) -> dict[str, str]:
@@ -152,14 +169,43 @@ class WorkerRuntime:
             raw, *_ = await pipe.execute()
         return {k.decode(): v.decode() for k, v in raw.items()}
 
-    async def _end(self, call: JobCall) -> None:
-        if self.stock_worker:  # our engine's finish script deletes it with the job
-            await self.redis.delete(self.keys.meta(call.job_id))
+    async def _stock_start(self, call: JobCall) -> None:
+        """Under arq's own Worker: record the start; a paused queue's job goes back, an aborted one never runs."""
+        verdict = await self._transition(call, "start")
+        if verdict == b"paused":
+            raise ArqRetry(defer=PAUSED_RECHECK_S)
+        if verdict == b"abort":
+            await self._transition(call, JobState.ABORTED, "JobAborted: aborted before it ran")
+            raise JobAborted("aborted before it ran")
+
+    async def _transition(self, call: JobCall, step: str, error: str = "") -> Any:
+        count, age_ms = (-1, -1)
+        if step in (JobState.COMPLETED, JobState.FAILED, JobState.ABORTED):
+            count, age_ms = self.retention.limits(call.queue, JobState(step), call.spec.keep_result_s)
+        args: ScriptArgs = [
+            self.config.prefix,
+            int(time.time() * 1000),
+            self.config.events_maxlen,
+            call.job_id,
+            call.queue,
+            str(step),
+            call.function_name or call.spec.name,
+            error,
+            count,
+            age_ms,
+        ]
+        return await self.scripts.transition(keys=[], args=args, client=self.redis)
+
+
+def error_summary(exc: BaseException) -> str:
+    """``Type: message``, short: what a job record, a listing and an event show of a failure."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:ERROR_SUMMARY_CHARS]
 
 
 def _priority(meta: dict[str, str], score: Any, spec: JobSpec) -> Priority:
     if meta.get("p"):
-        return Priority.parse(int(meta["p"]))
+        return Priority(int(meta["p"]))
     from_score = Priority.from_score(float(score)) if isinstance(score, int | float) else None
     return from_score if from_score is not None else spec.priority
 
@@ -183,20 +229,23 @@ async def _call_function(call: JobCall) -> Any:
     return await call.spec.function(call.ctx, *call.args, **call.kwargs)
 
 
-def arq_function(spec: JobSpec, *, lost_attempts_budget: int, keep_result_s: float | None) -> Function:
+def arq_function(spec: JobSpec, *, lost_attempts_budget: int, result_ttl_s: float | None) -> Function:
     """Wrap a spec for arq. arq may count up to ``lost_attempts_budget`` extra tries (attempts whose worker died);
-    the retries middleware turns those into a "worker lost" failure instead of arq's silent give-up."""
+    the retries middleware turns those into a "worker lost" failure instead of arq's silent give-up.
+
+    ``result_ttl_s`` is how long arq's own Worker keeps the result: as long as the job's completed record
+    (retention.py); None keeps it forever."""
 
     async def run(ctx: JobContext, *args: Any, **kwargs: Any) -> Any:
         runtime: WorkerRuntime = ctx[CTX_RUNTIME]
         return await runtime.run(ctx, spec, args, kwargs)
 
     run.__qualname__ = run.__name__ = spec.name
-    keep = spec.keep_result_s if spec.keep_result_s is not None else keep_result_s
     return arq_func(
         run,
         name=spec.name,
         max_tries=spec.max_tries + lost_attempts_budget,
         timeout=spec.timeout_s + ARQ_TIMEOUT_MARGIN_S,
-        keep_result=keep,
+        keep_result=result_ttl_s if result_ttl_s is not None else 0,
+        keep_result_forever=result_ttl_s is None,
     )

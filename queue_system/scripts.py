@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 INCLUDE = "--!include "
+# What a script call takes as ARGV.
+ScriptArgs = list[str | int | float | bytes]
 
 
 @cache
@@ -38,3 +40,10 @@ class Scripts:
         self.claim: AsyncScript = redis.register_script(script_source("claim"))
         self.finish: AsyncScript = redis.register_script(script_source("finish"))
         self.renew: AsyncScript = redis.register_script(script_source("renew"))
+        self.transition: AsyncScript = redis.register_script(script_source("transition"))
+        self.report: AsyncScript = redis.register_script(script_source("report"))
+        self.abort: AsyncScript = redis.register_script(script_source("abort"))
+        self.pause: AsyncScript = redis.register_script(script_source("pause"))
+        self.clean: AsyncScript = redis.register_script(script_source("clean"))
+        self.sweep: AsyncScript = redis.register_script(script_source("sweep"))
+        self.list: AsyncScript = redis.register_script(script_source("list"))

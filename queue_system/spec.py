@@ -15,7 +15,7 @@ from .backoff import Backoff, Exponential
 from .errors import ConfigError, PermanentFailure, UnknownQueue
 from .keys import DEFAULT_QUEUE, queue_key, validate_queue_name
 from .serialization import dumps, loads
-from .types import Priority
+from .types import Priority, Retention
 
 # Internal functions the worker routes undecodable payloads and unknown names to, so they reach the failed
 # store through the normal middleware instead of vanishing inside arq.
@@ -64,6 +64,9 @@ class JobSpec:
     fail_on: tuple[type[BaseException], ...] = ()
     keep_result_s: float | None = None
     sensitive: bool = False
+    # Finished records of this job's queue (see retention.py); None = the queue's or the configured default.
+    keep_completed: Retention | None = None
+    keep_failed: Retention | None = None
 
     def __post_init__(self) -> None:
         if not inspect.iscoroutinefunction(self.function):

@@ -1,11 +1,12 @@
-"""Small shared value types: priorities and the job context handed to every job function."""
+"""Small shared value types: priorities, job states, retention policies and the job context."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 from typing import Any
 
-from .errors import UnknownPriority
+from .errors import ConfigError, UnknownPriority, UnknownState
 
 
 class Priority(IntEnum):
@@ -52,6 +53,69 @@ class Priority(IntEnum):
 # Ready jobs score priority * PRIORITY_BAND + sequence, all below READY_SCORE_CEILING (far below "now" in ms).
 PRIORITY_BAND = 10**11
 READY_SCORE_CEILING = 10**12
+
+
+class JobState(StrEnum):
+    """The one state every job is in. The Lua scripts that move a job are the only writers of its state."""
+
+    WAITING = "waiting"  # ready to run, in priority order
+    DELAYED = "delayed"  # deferred until its due time, never tried
+    ACTIVE = "active"  # claimed by a worker (or its worker died and the job awaits re-claiming)
+    RETRYING = "retrying"  # failed a try, waiting for its backoff to run out
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+    @classmethod
+    def parse(cls, value: JobState | str) -> JobState:
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise UnknownState(f"unknown job state {value!r}; use one of {names}") from None
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.ABORTED})
+QUEUED_STATES = frozenset({JobState.WAITING, JobState.DELAYED, JobState.RETRYING})
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How many finished job records a queue keeps, and for how long (BullMQ's ``removeOnComplete {age, count}``).
+
+    ``count=None`` keeps any number, ``age_s=None`` means the default age (a completed job's ``keep_result``,
+    ``QS_KEEP_FAILED_AGE_S`` for failed ones). A record is removed when either limit is passed; its result, its
+    logs and its counts go with it.
+    """
+
+    count: int | None = None
+    age_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.count is not None and self.count < 0:
+            raise ConfigError("retention count must be >= 0")
+        if self.age_s is not None and self.age_s < 0:
+            raise ConfigError("retention age must be >= 0 seconds")
+
+    @classmethod
+    def parse(cls, value: Retention | int | None) -> Retention | None:
+        """``10`` keeps the last ten; a :class:`Retention` is taken as is."""
+        if value is None or isinstance(value, Retention):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(count=value)
+        raise ConfigError(f"retention must be a count or Retention(count=, age_s=), not {value!r}")
+
+    def merged_over(self, default: Retention) -> Retention:
+        """This policy with its unset fields taken from ``default``."""
+        return Retention(
+            self.count if self.count is not None else default.count,
+            self.age_s if self.age_s is not None else default.age_s,
+        )
 
 
 # The context dict arq passes as a job's first argument. arq fills redis, job_id, job_try, enqueue_time and

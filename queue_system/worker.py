@@ -10,7 +10,9 @@ changes how jobs are found and finished:
 * leases are renewed while jobs run (leases.py) and outcomes are fenced (lua/finish.lua): a crashed worker's job
   runs again after one lease, a healthy long job never runs twice, a stale worker cannot overwrite a newer try;
 * SIGTERM stops claiming, lets running jobs finish within the grace period, gives the rest back untried, exits;
-* Redis outages are survived: the loop logs, backs off and resumes; a start while Redis is down waits.
+* Redis outages are survived: the loop logs, backs off and resumes; a start while Redis is down waits;
+* a control channel (control.py) of its own delivers aborts at once, even with every slot busy, and a periodic
+  sweep applies each served queue's retention to records past their age (lua/sweep.lua).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import os
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,18 +31,22 @@ from typing import Any
 from arq.worker import Worker, get_kwargs
 
 from .config import QueueConfig
-from .connection import REDIS_DOWN_ERRORS, close_redis, connect, create_redis, safe_url
+from .connection import REDIS_DOWN_ERRORS, close_redis, connect, create_redis, raise_if_cancelled, safe_url
+from .control import ControlListener
 from .errors import RedisUnavailable
 from .execution import Claim, Executor, parse_claims
 from .keys import DEFAULT_QUEUE, Keys, queue_key
 from .leases import LeaseKeeper
 from .logging_setup import get_logger
 from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerRuntime
+from .scripts import ScriptArgs
 from .serialization import PayloadCodec
 from .worker_settings import CTX_ENGINE
 
 log = get_logger("queue_system.worker")
 HEARTBEAT_EVERY_S = 1.0
+RETENTION_SWEEP_S = 5.0
+SWEEP_BUDGET = 1000  # records per queue and state per sweep
 
 
 class QueueWorker(Worker):
@@ -57,6 +64,11 @@ class QueueWorker(Worker):
         self._woken = asyncio.Event()  # a wake-up token arrived (set by the listener)
         self._idle = asyncio.Event()  # the loop is waiting for work: the listener may block on the wake lists
         self._stopping = False
+        self._exit_watchdog: threading.Timer | None = None
+        if self._handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.loop.remove_signal_handler(sig)  # arq's loop-level handler cannot run while a job blocks
+                signal.signal(sig, self._on_signal)
         self._stop_deadline = 0.0
         self._last_heartbeat = 0.0
         self.ctx[CTX_ENGINE] = True
@@ -71,10 +83,24 @@ class QueueWorker(Worker):
         if self.on_startup:
             await self.on_startup(self.ctx)
         runtime: WorkerRuntime = self.ctx[CTX_RUNTIME]
-        self.leases = LeaseKeeper(self.pool, runtime.scripts, lease_s=self.config.lease_s, on_lost=self._lease_lost)
+        self.leases = LeaseKeeper(
+            self.pool,
+            runtime.scripts,
+            lease_s=self.config.lease_s,
+            prefix=self.config.prefix,
+            on_lost=self._lease_lost,
+            on_abort=self._abort,
+        )
         self.executor = Executor(runtime, self.ctx, lease_s=self.config.lease_s, leases=self.leases)
         blocking = create_redis(self.config, codec, socket_timeout_s=self.config.idle_poll_s + 5)
-        helpers = [asyncio.create_task(self.leases.run()), asyncio.create_task(self._listen_for_wakeups(blocking))]
+        control = create_redis(self.config, codec, socket_timeout_s=self.config.socket_timeout_s + 5)
+        self.control = ControlListener(control, self.keys, on_abort=self._abort)
+        helpers = [
+            asyncio.create_task(self.leases.run()),
+            asyncio.create_task(self._listen_for_wakeups(blocking)),
+            asyncio.create_task(self.control.run()),
+            asyncio.create_task(self._sweep_forever(runtime)),
+        ]
         try:
             await self._serve(runtime)
         finally:
@@ -82,12 +108,14 @@ class QueueWorker(Worker):
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await close_redis(blocking)
+            await close_redis(control)
         log.info(
             "worker.drained",
             completed=self.executor.completed,
             failed=self.executor.failed,
             retried=self.executor.retried,
             requeued=self.executor.requeued,
+            aborted=self.executor.aborted,
         )
 
     async def _connect_waiting(self, codec: PayloadCodec) -> Any:
@@ -115,6 +143,7 @@ class QueueWorker(Worker):
                 await self._step(runtime)
                 delay = 0.1
             except REDIS_DOWN_ERRORS as exc:
+                raise_if_cancelled()
                 log.warning("redis.unavailable", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -183,7 +212,9 @@ class QueueWorker(Worker):
                 if await blocking.blpop(keys, timeout=self.config.idle_poll_s):
                     self._woken.set()
             except REDIS_DOWN_ERRORS:
+                raise_if_cancelled()
                 await asyncio.sleep(0.2)
+            raise_if_cancelled()  # redis-py may have retried through our cancellation
 
     def _start(self, claim: Claim) -> None:
         self.leases.hold(claim.job_id, claim.token)
@@ -204,6 +235,28 @@ class QueueWorker(Worker):
         if task is not None:
             task.cancel()
 
+    def _abort(self, job_id: str) -> None:
+        """An abort was requested for ``job_id``: cancel it if it runs here (the executor records it as aborted)."""
+        task = self.running.get(job_id)
+        if task is None:
+            return
+        if job_id not in self.executor.aborting:
+            self.executor.aborting.add(job_id)
+            log.info("job.abort_requested", job_id=job_id)
+        task.cancel()  # again on a later renewal, should the job have swallowed the first cancellation
+
+    async def _sweep_forever(self, runtime: WorkerRuntime) -> None:
+        """Apply each served queue's retention every few seconds, so records past their age go even when no job
+        of that queue finishes (finish.lua trims as jobs finish)."""
+        while True:
+            try:
+                await sweep_retention(runtime, self.queues)
+            except REDIS_DOWN_ERRORS as exc:
+                raise_if_cancelled()
+                log.warning("retention.sweep_failed", error=str(exc))
+            raise_if_cancelled()
+            await asyncio.sleep(RETENTION_SWEEP_S)
+
     async def _heartbeat(self) -> None:
         now = time.monotonic()
         if now - self._last_heartbeat >= HEARTBEAT_EVERY_S:
@@ -211,11 +264,14 @@ class QueueWorker(Worker):
             await self.heart_beat()
 
     async def _drained(self) -> bool:
+        """Burst mode's end: nothing left in the served queues that are not paused."""
         async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.smembers(self.keys.paused)
             for queue in self.queues:
                 pipe.zcard(queue_key(queue))
-            sizes = await pipe.execute()
-        return bool(sum(sizes) == 0)
+            paused, *sizes = await pipe.execute()
+        paused_names = {p.decode() for p in paused}
+        return all(size == 0 or q in paused_names for q, size in zip(self.queues, sizes, strict=True))
 
     # ---- shutdown -------------------------------------------------------------------------------------------
 
@@ -238,6 +294,25 @@ class QueueWorker(Worker):
         if self._pool is None and self.main_task is not None:  # still waiting for Redis: nothing to drain
             self.main_task.cancel()
 
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        """Runs between bytecodes even while a job blocks the loop: arm the watchdog, then hand over to the loop."""
+        if self._exit_watchdog is None:
+            self._arm_exit_watchdog()
+        self.loop.call_soon_threadsafe(self.handle_sig, signal.Signals(signum))
+
+    def _arm_exit_watchdog(self) -> None:
+        """Guarantee the process ends within grace + 5 s even if a job blocks the event loop or a library hangs:
+        a thread, not a task, so a stuck loop cannot stop it. Jobs it cuts off run again after their lease."""
+        limit = self.config.shutdown_grace_s + 4.5
+
+        def force_exit() -> None:
+            log.error("worker.forced_exit", after_s=limit, running=len(self.running))
+            os._exit(1)
+
+        self._exit_watchdog = threading.Timer(limit, force_exit)
+        self._exit_watchdog.daemon = True
+        self._exit_watchdog.start()
+
     async def _drain_for_shutdown(self) -> None:
         while self.running and time.monotonic() < self._stop_deadline:
             self._slot_freed.clear()
@@ -259,6 +334,16 @@ class QueueWorker(Worker):
             await self.on_shutdown(self.ctx)
         await close_redis(self.pool)
         self._pool = None
+
+
+async def sweep_retention(runtime: WorkerRuntime, queues: Sequence[str]) -> int:
+    """Apply each queue's retention policy once (lua/sweep.lua); returns how many records were removed."""
+    removed = 0
+    for queue in queues:
+        args: ScriptArgs = [runtime.config.prefix, int(time.time() * 1000), queue, SWEEP_BUDGET]
+        args += runtime.retention.sweep_args(queue)
+        removed += int(await runtime.scripts.sweep(keys=[], args=args, client=runtime.redis))
+    return removed
 
 
 def create_worker(

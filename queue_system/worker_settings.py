@@ -8,7 +8,7 @@ arq worker serves one queue (the first of ``queues``); ``queue-system worker`` s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .client import Client
@@ -20,9 +20,10 @@ from .internal_jobs import INTERNAL_SPECS
 from .keys import DEFAULT_QUEUE, queue_key, validate_queue_name
 from .logging_setup import configure_logging, get_logger
 from .registry import JobFunction, set_current_client
+from .retention import QueueRetention, RetentionPolicies, result_ttl_ms
 from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerCodec, WorkerRuntime, arq_function
 from .spec import JobSpec
-from .types import JobContext
+from .types import JobContext, JobState
 
 Hook = Callable[[JobContext], Awaitable[None]]
 CTX_ENGINE = "qs_engine"
@@ -38,11 +39,19 @@ def worker_settings(
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
     poll_delay_s: float = 0.1,
+    retention: Mapping[str, QueueRetention] | None = None,
     name: str = "WorkerSettings",
 ) -> type:
-    """Validate the declaration and return a class whose attributes arq's Worker accepts (plus ``qs_*`` extras)."""
+    """Validate the declaration and return a class whose attributes arq's Worker accepts (plus ``qs_*`` extras).
+
+    ``retention`` sets queues' record retention (``{"product-items": QueueRetention.of(completed=10, failed=5)}``);
+    see retention.py for how it combines with the jobs' own ``keep_completed``/``keep_failed``.
+    """
     config = config or QueueConfig.from_env()
     specs = _specs(jobs)
+    for queue in retention or {}:
+        validate_queue_name(queue)
+    policies = RetentionPolicies.resolve(config, specs, retention)
     served = [validate_queue_name(q) for q in (config.worker_queues or queues or _queues_of(specs))]
     if concurrency < 1:
         raise ConfigError("concurrency must be >= 1")
@@ -60,8 +69,15 @@ def worker_settings(
 
     async def startup(ctx: JobContext) -> None:
         configure_logging(fmt=config.effective_log_format, level=config.log_level)
-        runtime = WorkerRuntime(ctx["redis"], config, codec, specs=all_specs, stock_worker=not ctx.get(CTX_ENGINE))
-        await _publish(runtime, specs)
+        runtime = WorkerRuntime(
+            ctx["redis"],
+            config,
+            codec,
+            specs=all_specs,
+            stock_worker=not ctx.get(CTX_ENGINE),
+            retention=policies,
+        )
+        await _publish(runtime, specs, served)
         ctx[CTX_RUNTIME] = runtime
         ctx.setdefault(CTX_DEFAULT_QUEUE, served[0])
         client = Client(ctx["redis"], config, codec)
@@ -79,7 +95,7 @@ def worker_settings(
 
     attrs: dict[str, Any] = {
         "functions": [
-            arq_function(s, lost_attempts_budget=config.lost_attempts_budget, keep_result_s=config.keep_result_s)
+            arq_function(s, lost_attempts_budget=config.lost_attempts_budget, result_ttl_s=_result_ttl_s(policies, s))
             for s in all_specs
         ],
         "queue_name": queue_key(served[0]),
@@ -96,6 +112,7 @@ def worker_settings(
         "qs_config": config,
         "qs_queues": tuple(served),
         "qs_specs": tuple(specs),
+        "qs_retention": policies,
         "__doc__": f"Worker settings for {len(specs)} jobs on queues {', '.join(served)}.",
     }
     return type(name, (), attrs)
@@ -121,7 +138,18 @@ def _queues_of(specs: Sequence[JobSpec]) -> list[str]:
     return sorted(queues, key=lambda q: q != DEFAULT_QUEUE)
 
 
-async def _publish(runtime: WorkerRuntime, specs: Sequence[JobSpec]) -> None:
-    """Publish each function's routing so producers and the inbox router can find its queue and priority."""
+def _result_ttl_s(policies: RetentionPolicies, spec: JobSpec) -> float | None:
+    """Under arq's own Worker: keep a result as long as the job's completed record (None = forever)."""
+    ttl_ms = result_ttl_ms(policies.limits(spec.queue, JobState.COMPLETED, spec.keep_result_s))
+    return None if ttl_ms < 0 else ttl_ms / 1000
+
+
+async def _publish(runtime: WorkerRuntime, specs: Sequence[JobSpec], queues: Sequence[str] = ()) -> None:
+    """Publish each function's routing so producers and the inbox router can find its queue and priority, and
+    the served queues, so stats list them before their first job."""
     mapping: dict[str | bytes, bytes] = {s.name: s.info.to_json() for s in specs}
-    await runtime.redis.hset(runtime.keys.functions, mapping=mapping)  # type: ignore[misc]
+    async with runtime.redis.pipeline(transaction=False) as pipe:
+        pipe.hset(runtime.keys.functions, mapping=mapping)
+        if queues:
+            pipe.sadd(runtime.keys.queues, *queues)
+        await pipe.execute()

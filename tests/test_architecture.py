@@ -46,15 +46,21 @@ LAYERS: dict[str, int] = {
     "failed": 4,
     "internal_jobs": 4,
     "leases": 4,
+    "retention": 4,
+    "progress": 4,
+    "control": 4,
+    "events": 4,
+    "views": 4,
     # 5: the middleware package (any submodule)
     "middleware": 5,
     # 6: running one attempt; producing jobs
     "runner": 6,
     "client": 6,
-    "api": 6,
-    # 7: the typed job handle (enqueues through the client); running one claimed job under our engine
+    # 7: the typed job handle (enqueues through the client); running one claimed job under our engine; the
+    # public read API (reads and steers through a client)
     "registry": 7,
     "execution": 7,
+    "api": 7,
     # 8: wiring a worker
     "worker_settings": 8,
     # 9: our Worker subclass

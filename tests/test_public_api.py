@@ -5,6 +5,23 @@ from __future__ import annotations
 import queue_system
 
 EXPECTED = {
+    "AbortOutcome",
+    "AbortResult",
+    "Counts",
+    "Event",
+    "JobAborted",
+    "JobInfo",
+    "JobPage",
+    "JobReporter",
+    "JobState",
+    "LogLine",
+    "QueueAPI",
+    "QueueRetention",
+    "QueueStats",
+    "Retention",
+    "Totals",
+    "UnknownState",
+    "reporter",
     "Backoff",
     "Client",
     "ConfigError",

@@ -122,3 +122,15 @@ async def test_a_second_signal_shortens_the_grace_period(client: Client, spawn: 
     started = time.monotonic()
     assert worker.wait(timeout=10) == 0
     assert time.monotonic() - started < 5
+
+
+async def test_a_worker_exits_within_grace_plus_five_seconds_even_when_a_job_blocks(
+    client: Client, spawn: Spawn
+) -> None:
+    await client.enqueue_job("blocks_the_loop", 60.0, _queue="alpha")
+    worker = spawn("blocked", QS_SHUTDOWN_GRACE_S="1")
+    await wait_for_runs(client, "blocks_the_loop", 1)
+    worker.signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    assert worker.wait(timeout=15) == 1  # forced
+    assert time.monotonic() - signalled < 1 + 5

@@ -10,6 +10,8 @@ from ..crypto import generate_key
 from .common import guarded
 from .failed import failed
 from .jobs import enqueue, size
+from .observe import events, job, jobs, stats
+from .steer import abort, clean, pause, resume
 from .worker import worker
 
 PLUGIN_GROUP = "queue_system.commands"
@@ -70,6 +72,8 @@ main.add_command(worker)
 main.add_command(enqueue)
 main.add_command(size)
 main.add_command(failed)
+for command in (stats, jobs, job, events, pause, resume, abort, clean):
+    main.add_command(command)
 
 
 __all__ = ["main"]

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..api import QueueAPI
 from ..client import Client
 from ..config import QueueConfig
 from ..errors import ConfigError, JobNotFound, QueueSystemError, RedisUnavailable
@@ -61,6 +62,12 @@ async def with_client(action: Callable[[Client], Awaitable[T]]) -> T:
         await client.close()
 
 
+async def with_api(action: Callable[[QueueAPI], Awaitable[T]]) -> T:
+    """Run ``action`` with the public read API (the only way the inspection commands reach Redis)."""
+    async with await QueueAPI.connect(QueueConfig.from_env()) as api:
+        return await action(api)
+
+
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(function)
 
@@ -80,6 +87,29 @@ def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{item!r} is not key=value", param_hint="--tag")
         tags[key] = value
     return tags
+
+
+def parse_tag(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    return next(iter(parse_tags((value,)).items()))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(raw: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h`` or ``7d`` as seconds."""
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:]) if text else None
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise click.BadParameter(f"{raw!r} is not a duration like 90, 90s, 15m, 2h or 7d") from None
+    if seconds < 0:
+        raise click.BadParameter("a duration must not be negative")
+    return seconds
 
 
 def parse_json_value(raw: str) -> Any:

@@ -6,28 +6,37 @@ A job is ready when its score <= now and nobody holds its lease. The lease is ar
 arq worker sharing the queue respects it); its value is this attempt's fencing token and it expires after the
 lease time unless the worker renews it (renew.lua). A worker whose lease now holds another token has lost the
 job, and finish.lua refuses its outcome. Claiming counts the try (arq's retry key), so a crashed attempt counts.
+A paused queue (in {prefix}:paused) is promoted but not claimed from. Each claimed job becomes active
+(include/state.lua); a job whose previous attempt's worker died is still active, so claiming it again only moves
+its start time. A claimed job whose abort was requested while its worker died comes back flagged, and the
+worker records it as aborted without running it.
 
 KEYS    the queue zsets, in the order the worker prefers them; the last one may be the inbox (promote only)
 ARGV[1] now ms   ARGV[2] max jobs   ARGV[3] lease ms   ARGV[4] token prefix (unique per worker process)
 ARGV[5] key prefix   ARGV[6] number of KEYS to claim from (the rest are only promoted)   ARGV[7..] queue names
-Returns { next_due_ms (or -1), then per job: queue index, id, score, token, try, payload, q, p, tg, et, ended }
+Returns { next_due_ms (or -1), then per job: queue index, id, score, token, try, payload, priority, tags,
+          ended attempts, abort ("1" or "") }
 
 When this worker's slots are full before a queue's ready jobs run out, a wake-up token is left on that queue's
 wake list, so the next idle worker joins in at once instead of at its next idle poll.
 ]]
+--!include state
 --!include promote
-local now, want, claim_count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6])
+local now, want, claim_count, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6]), ARGV[5]
 local out = { -1 }
 local next_due = nil
 local n = 0
 for k, key in ipairs(KEYS) do
-  promote(key, ARGV[6 + k], now, 100, ARGV[5])
-  if k <= claim_count then
-    local candidates = n < want and redis.call("ZRANGEBYSCORE", key, "-inf", now, "LIMIT", 0, (want - n) * 2 + 8) or {}
-    for _, id in ipairs(candidates) do
+  local queue = ARGV[6 + k]
+  promote(key, queue, now, 100, prefix)
+  if k <= claim_count and redis.call("SISMEMBER", prefix .. ":paused", queue) == 0 then
+    local candidates = n < want and redis.call("ZRANGEBYSCORE", key, "-inf", now, "WITHSCORES", "LIMIT", 0,
+      (want - n) * 2 + 8) or {}
+    for c = 1, #candidates, 2 do
+      local id = candidates[c]
       if n >= want then
-        redis.call("LPUSH", ARGV[5] .. ":wake:" .. ARGV[6 + k], "1")
-        redis.call("LTRIM", ARGV[5] .. ":wake:" .. ARGV[6 + k], 0, 0)
+        redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")
+        redis.call("LTRIM", prefix .. ":wake:" .. queue, 0, 0)
         break
       end
       local lease = "arq:in-progress:" .. id
@@ -36,14 +45,26 @@ for k, key in ipairs(KEYS) do
         redis.call("PEXPIRE", "arq:retry:" .. id, 88400000)
         local token = ARGV[4] .. ":" .. id .. ":" .. try
         redis.call("SET", lease, token, "PX", ARGV[3])
-        local meta = redis.call("HMGET", ARGV[5] .. ":meta:" .. id, "q", "p", "tg", "et", "ended")
+        local meta_key = prefix .. ":meta:" .. id
+        local meta = redis.call("HMGET", meta_key, "q", "p", "tg", "ended", "s")
+        if meta[5] and meta[1] and meta[1] ~= queue then  -- recorded under another queue: count it out there
+          move(prefix, id, meta[1], meta[3], meta[5], false, now)
+          meta[5] = false
+        end
+        move(prefix, id, queue, meta[3], meta[5], "active", now)
+        if meta[1] == queue then
+          redis.call("HSET", meta_key, "s", "active", "st", now)
+        else
+          redis.call("HSET", meta_key, "s", "active", "st", now, "q", queue)
+        end
         out[#out + 1] = k
         out[#out + 1] = id
-        out[#out + 1] = redis.call("ZSCORE", key, id)
+        out[#out + 1] = candidates[c + 1]
         out[#out + 1] = token
         out[#out + 1] = try
         out[#out + 1] = redis.call("GET", "arq:job:" .. id) or ""
-        for j = 1, 5 do out[#out + 1] = meta[j] or "" end
+        for j = 2, 4 do out[#out + 1] = meta[j] or "" end
+        out[#out + 1] = any_aborting(prefix) and redis.call("SISMEMBER", prefix .. ":aborting", id) == 1 and "1" or ""
         n = n + 1
       end
     end
@@ -53,5 +74,6 @@ for k, key in ipairs(KEYS) do
     end
   end
 end
+flush_counts()
 if next_due then out[1] = tostring(next_due) end
 return out

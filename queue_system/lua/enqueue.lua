@@ -10,14 +10,18 @@ Score: a ready job gets   priority * 1e11 + seq   (seq = per-queue counter), so 
 priority always sorts first and FIFO holds within a level, while every ready score stays far below "now" in ms
 (arq only starts members whose score <= now). A deferred job gets its due time in ms plus (priority + 1) / 10 --
 the fraction carries its priority -- and the promote step re-scores it into its priority band once it is due.
-The meta hash is written only for jobs with tags: queue and priority are already in the zset and the score. Each queue that got a job gets one wake-up token (its list holds at
-most one) so an idle worker starts at once, or recomputes its wait for a deferred job.
+Each job gets its record ({prefix}:meta:{id}: queue, priority, function, state, enqueue time, tags if any) in
+state waiting or delayed, counted by include/state.lua. A record left by an earlier job with the same id (a
+failed job retried from the failed store, or an id whose result is gone) is counted out first. Each queue that
+got a job gets one wake-up token (its list holds at most one) so an idle worker starts at once, or recomputes
+its wait for a deferred job.
 
 ARGV[1] now ms   ARGV[2] key prefix ("qs")
 ARGV[3] JSON array of jobs: [id, payload, ttl ms, due ms, priority, queue name, queue key, function, tags json, force]
         (all strings; force "1" replaces an existing result, for failed-store retries)
 Returns one 1 (created) or 0 (id taken) per job.
 ]]
+--!include state
 local now, prefix = tonumber(ARGV[1]), ARGV[2]
 local jobs = cjson.decode(ARGV[3])
 local created = {}
@@ -26,27 +30,39 @@ local seqs = {}  -- queue -> last sequence number handed out in this call (writt
 for i, job in ipairs(jobs) do
   local id, payload, ttl, due, priority, queue, qkey, fn, tags, force =
     job[1], job[2], job[3], tonumber(job[4]), job[5], job[6], job[7], job[8], job[9], job[10]
-  local job_key, result_key = "arq:job:" .. id, "arq:result:" .. id
+  local job_key, result_key, meta = "arq:job:" .. id, "arq:result:" .. id, prefix .. ":meta:" .. id
   if force == "1" then
     redis.call("DEL", result_key)
   end
-  if force ~= "1" and redis.call("EXISTS", job_key, result_key) > 0 then
+  -- one lookup in the common case (a new id); a second only when something of that id exists
+  local found = redis.call("EXISTS", job_key, result_key, meta) > 0
+  if found and force ~= "1" and redis.call("EXISTS", job_key, result_key) > 0 then
     created[i] = 0
   else
-    local score
+    local old = found and redis.call("HMGET", meta, "s", "q", "tg") or {}
+    if old[1] then
+      local old_queue = old[2] or queue
+      if (old[1] == "waiting" or old[1] == "delayed" or old[1] == "retrying") and old_queue ~= queue then
+        redis.call("ZREM", queue_key_of(old_queue), id)
+      end
+      move(prefix, id, old_queue, old[3], old[1], false, now)
+      redis.call("DEL", meta, prefix .. ":logs:" .. id)
+    end
+    local score, state
     if due > now then
-      score = due + (tonumber(priority) + 1) / 10
+      score, state = due + (tonumber(priority) + 1) / 10, "delayed"
     else
       seqs[queue] = (seqs[queue] or tonumber(redis.call("GET", prefix .. ":seq:" .. queue) or "0")) + 1
-      score = tonumber(priority) * 1e11 + (seqs[queue] % 1e11)
+      score, state = tonumber(priority) * 1e11 + (seqs[queue] % 1e11), "waiting"
     end
     redis.call("SET", job_key, payload, "PX", ttl)
     redis.call("ZADD", qkey, score, id)
     if tags ~= "{}" then
-      local meta = prefix .. ":meta:" .. id
-      redis.call("HSET", meta, "q", queue, "p", priority, "tg", tags)
-      redis.call("PEXPIRE", meta, ttl)
+      redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1], "tg", tags)
+    else
+      redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1])
     end
+    move(prefix, id, queue, tags, false, state, now)
     if not woken[queue] then
       woken[queue] = true
       redis.call("SADD", prefix .. ":queues", queue)
@@ -59,4 +75,5 @@ end
 for queue, seq in pairs(seqs) do
   redis.call("SET", prefix .. ":seq:" .. queue, seq)
 end
+flush_counts()
 return created

@@ -6,5 +6,8 @@ KEYS[1] queue zset
 ARGV[1] now ms   ARGV[2] max jobs to move   ARGV[3] key prefix   ARGV[4] queue name
 Returns the number of jobs moved.
 ]]
+--!include state
 --!include promote
-return promote(KEYS[1], ARGV[4], ARGV[1], tonumber(ARGV[2]), ARGV[3])
+local moved = promote(KEYS[1], ARGV[4], ARGV[1], tonumber(ARGV[2]), ARGV[3])
+flush_counts()
+return moved

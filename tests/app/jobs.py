@@ -5,7 +5,7 @@ import json
 import time
 from typing import Any
 
-from queue_system import Exponential, Fixed, JobContext, PermanentFailure, Retry, job
+from queue_system import Exponential, Fixed, JobContext, PermanentFailure, Retry, job, reporter
 
 RUNS_KEY = "test:runs"
 
@@ -104,4 +104,26 @@ async def hour_long(ctx: JobContext) -> None:
     await asyncio.sleep(3600)
 
 
-ALL += [sleeper, crasher, hour_long]
+@job(queue="alpha", max_tries=1)
+async def reports(ctx: JobContext, lines: int, gate: str = "") -> str:
+    """Logs ``lines`` lines and reports progress after each; then, with a ``gate`` key name, waits until the test
+    creates that key (so the test can read progress and logs while the job runs)."""
+    report = reporter(ctx)
+    for i in range(lines):
+        await report.log(f"line {i + 1}")
+    await report.progress(50, "half way")
+    while gate and not await ctx["redis"].exists(gate):
+        await asyncio.sleep(0.01)
+    await ctx["progress"](100, "done")
+    await ctx["log"]("finished")
+    return "reported"
+
+
+@job(queue="alpha", max_tries=1)
+async def blocks_the_loop(ctx: JobContext, seconds: float) -> None:
+    """Blocks the event loop (a sync call): no cooperative shutdown can stop it, only the exit watchdog."""
+    await record(ctx, "blocks_the_loop", seconds)
+    time.sleep(seconds)
+
+
+ALL += [sleeper, crasher, hour_long, reports, blocks_the_loop]

@@ -1,0 +1,33 @@
+-- retain: remove finished job records (completed, failed, aborted) by a queue's retention policy.
+-- Needs include/state.lua. Removing a record deletes its hash, its logs and its result, takes it out of its
+-- index and decrements its counters (the totals stay), so counts stay exact.
+
+local function remove_records(prefix, queue, state, ids)
+  if #ids == 0 then return 0 end
+  for _, id in ipairs(ids) do
+    local meta = prefix .. ":meta:" .. id
+    count(prefix, queue, redis.call("HGET", meta, "tg"), state, -1)
+    redis.call("DEL", meta, prefix .. ":logs:" .. id, "arq:result:" .. id)
+  end
+  redis.call("ZREM", prefix .. ":jobs:" .. queue .. ":" .. state, unpack(ids))
+  return #ids
+end
+
+-- trim(prefix, queue, state, keep_count, keep_age_ms, now_ms, budget): remove records older than keep_age_ms
+-- (-1: any age), then the oldest beyond keep_count (-1: any number); at most budget of them. Returns how many.
+local function trim(prefix, queue, state, keep_count, keep_age_ms, now, budget)
+  local key = prefix .. ":jobs:" .. queue .. ":" .. state
+  local removed = 0
+  if keep_age_ms >= 0 then
+    removed = remove_records(prefix, queue, state,
+      redis.call("ZRANGEBYSCORE", key, "-inf", now - keep_age_ms, "LIMIT", 0, budget))
+  end
+  if keep_count >= 0 and removed < budget then
+    local excess = redis.call("ZCARD", key) - keep_count
+    if excess > 0 then
+      local ids = redis.call("ZRANGE", key, 0, math.min(excess, budget - removed) - 1)
+      removed = removed + remove_records(prefix, queue, state, ids)
+    end
+  end
+  return removed
+end

@@ -1,0 +1,154 @@
+-- state: job-state bookkeeping, shared by every script that moves a job (included, so there is one copy).
+--
+-- A job's state lives in its record, the hash {prefix}:meta:{id} (field "s"). A script that moves a job reads
+-- the state it leaves and calls move(); in the same atomic step move() keeps
+--   counters  {prefix}:counts:{queue} and {prefix}:counts:{queue}:tag:{k}={v}: one field per state, plus
+--             total_completed / total_failed / total_aborted (outcomes ever recorded, never decremented);
+--   indexes   {prefix}:jobs:{queue}:{state} for completed, failed and aborted, scored by finish time (ms).
+-- Invariant: a job is in index (queue, state) exactly when its record says that queue and state, and each
+-- counter field is the number of records in that state. Active jobs have no index of their own (it would cost
+-- two writes per job on the hot path): they are the queue's leased members, found by list.lua. Counter changes
+-- are summed in memory and written once per key by flush_counts() at the end of the script (a bulk call pays
+-- one HINCRBY per counter, not per job).
+-- A tag's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay readable until
+-- then, and a new job with that tag makes it permanent again), so one-off tag values (batch ids) cost nothing
+-- forever. end_job() records an outcome; emit() appends to the event stream (MAXLEN ~ maxlen; 0 = no events).
+local INDEXED = { completed = true, failed = true, aborted = true }
+local STATES = { "waiting", "delayed", "active", "retrying", "completed", "failed", "aborted" }
+local TAG_COUNTS_KEEP_MS = 7 * 86400 * 1000
+local pending_counts = {}
+local tag_count_keys = {}
+local parsed_tags = {}
+
+local function queue_key_of(name)
+  if name == "default" then return "arq:queue" end
+  return "arq:queue:" .. name
+end
+
+local function tag_list(tags)
+  if not tags or tags == "" or tags == "{}" then return nil end
+  local list = parsed_tags[tags]
+  if list == nil then
+    list = {}
+    local ok, decoded = pcall(cjson.decode, tags)
+    if ok and type(decoded) == "table" then
+      for k, v in pairs(decoded) do list[#list + 1] = tostring(k) .. "=" .. tostring(v) end
+    end
+    parsed_tags[tags] = list
+  end
+  return list
+end
+
+local function bump(key, field, n)
+  local fields = pending_counts[key]
+  if not fields then
+    fields = {}
+    pending_counts[key] = fields
+  end
+  fields[field] = (fields[field] or 0) + n
+end
+
+local counts_keys = {}
+local function count(prefix, queue, tags, field, n)
+  local key = counts_keys[queue]
+  if not key then
+    key = prefix .. ":counts:" .. queue
+    counts_keys[queue] = key
+  end
+  bump(key, field, n)
+  local list = tag_list(tags)
+  if list then
+    for _, kv in ipairs(list) do
+      local key = prefix .. ":counts:" .. queue .. ":tag:" .. kv
+      tag_count_keys[key] = true
+      bump(key, field, n)
+    end
+  end
+end
+
+-- move(prefix, id, queue, tags, from, to, at_ms): from/to may be false (a job not recorded yet / removed).
+local function move(prefix, id, queue, tags, from, to, at_ms)
+  if from == to then
+    if to and INDEXED[to] then redis.call("ZADD", prefix .. ":jobs:" .. queue .. ":" .. to, at_ms, id) end
+    return
+  end
+  if from then
+    count(prefix, queue, tags, from, -1)
+    if INDEXED[from] then redis.call("ZREM", prefix .. ":jobs:" .. queue .. ":" .. from, id) end
+  end
+  if to then
+    count(prefix, queue, tags, to, 1)
+    if INDEXED[to] then redis.call("ZADD", prefix .. ":jobs:" .. queue .. ":" .. to, at_ms, id) end
+    if to == "completed" or to == "failed" or to == "aborted" then count(prefix, queue, tags, "total_" .. to, 1) end
+  end
+end
+
+local function flush_counts()
+  for key, fields in pairs(pending_counts) do
+    local changed = false
+    for field, n in pairs(fields) do
+      if n ~= 0 then
+        redis.call("HINCRBY", key, field, n)
+        if string.sub(field, 1, 6) ~= "total_" then changed = true end
+      end
+    end
+    if changed and tag_count_keys[key] then
+      local live = false
+      for _, v in ipairs(redis.call("HMGET", key, unpack(STATES))) do
+        if v and v ~= "0" then
+          live = true
+          break
+        end
+      end
+      if live then redis.call("PERSIST", key) else redis.call("PEXPIRE", key, TAG_COUNTS_KEEP_MS) end
+    end
+  end
+  pending_counts = {}
+  tag_count_keys = {}
+end
+
+local function emit(prefix, maxlen, event, id, queue, fn, tags, ...)
+  if tonumber(maxlen) > 0 then
+    if tags and tags ~= "" and tags ~= "{}" then
+      redis.call("XADD", prefix .. ":events", "MAXLEN", "~", maxlen, "*", "event", event, "job_id", id,
+        "queue", queue, "function", fn or "", "tags", tags, ...)
+    else
+      redis.call("XADD", prefix .. ":events", "MAXLEN", "~", maxlen, "*", "event", event, "job_id", id,
+        "queue", queue, "function", fn or "", ...)
+    end
+  end
+end
+
+-- any_aborting(prefix): whether any abort is pending; asked once per call, so the common case costs no per-job
+-- lookups in {prefix}:aborting.
+local aborting_known = nil
+local function any_aborting(prefix)
+  if aborting_known == nil then aborting_known = redis.call("EXISTS", prefix .. ":aborting") == 1 end
+  return aborting_known
+end
+
+-- end_job: record a job's outcome (completed, failed or aborted) in its record, counters, index and events.
+-- known: false, or what the caller knows for sure of the job -- { state, tags, function, tries } -- which saves
+-- reading the record (finish.lua: a job whose lease we hold is active, and its worker has its tags). The caller
+-- deletes the job itself (payload, queue entry, lease) as its worker's protocol requires.
+local function end_job(prefix, now, maxlen, id, queue, state, err, known)
+  local meta = prefix .. ":meta:" .. id
+  local rec = known
+  if not rec then
+    rec = redis.call("HMGET", meta, "s", "tg", "f")
+    rec[4] = redis.call("GET", "arq:retry:" .. id) or "0"
+    redis.call("HSET", meta, "q", queue)  -- a job claimed under our engine has it already
+  end
+  if err ~= "" then
+    redis.call("HSET", meta, "s", state, "ft", now, "t", rec[4], "err", err)
+  else
+    redis.call("HSET", meta, "s", state, "ft", now, "t", rec[4])
+  end
+  move(prefix, id, queue, rec[2], rec[1], state, now)
+  if any_aborting(prefix) then redis.call("SREM", prefix .. ":aborting", id) end
+  if err ~= "" then
+    emit(prefix, maxlen, state, id, queue, rec[3], rec[2], "try", rec[4], "error", err)
+  else
+    emit(prefix, maxlen, state, id, queue, rec[3], rec[2], "try", rec[4])
+  end
+end
