@@ -53,4 +53,4 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 # --- queue fixtures (config, client, test app settings): tests/support/queue_fixtures.py ---
-pytest_plugins = ["tests.support.queue_fixtures"]
+pytest_plugins = ["tests.support.queue_fixtures", "tests.support.processes"]

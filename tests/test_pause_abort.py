@@ -6,41 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from queue_system import Client, JobFailed, JobState, QueueAPI
-from tests.support.processes import WorkerProcess
-from tests.support.queue_fixtures import recorded_runs, run_burst
-
-Spawn = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def spawn(redis_url: str, tmp_path: Path) -> Iterator[Spawn]:
-    started: list[WorkerProcess] = []
-
-    def start(name: str, *args: str, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(redis_url, tmp_path, name, *args, **env)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-async def wait_for_runs(client: Client, name: str, count: int, timeout: float = 20) -> list[dict[str, object]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = await recorded_runs(client, name)
-        if len(runs) >= count:
-            return runs
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{name}: expected {count} runs, got {await recorded_runs(client, name)}")
-
+from tests.support.processes import Spawn
+from tests.support.queue_fixtures import recorded_runs, run_burst, wait_for_runs
 
 # ---- pause and resume ----------------------------------------------------------------------------------------------
 

@@ -5,41 +5,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from queue_system import Client
-from tests.support.processes import WorkerProcess
-from tests.support.queue_fixtures import recorded_runs
+from tests.support.processes import Spawn
+from tests.support.queue_fixtures import recorded_runs, wait_for_runs
 
 pytestmark = pytest.mark.slow
-Spawn = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
-def spawn(redis_url: str, tmp_path: Path) -> Iterator[Spawn]:
-    started: list[WorkerProcess] = []
-
-    def start(name: str, *args: str, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(redis_url, tmp_path, name, *args, **{"QS_LEASE_S": "2", **env})
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-async def wait_for_runs(client: Client, name: str, count: int, timeout: float = 20) -> list[dict[str, object]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = await recorded_runs(client, name)
-        if len(runs) >= count:
-            return runs
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{name}: expected {count} runs, got {await recorded_runs(client, name)}")
+def spawn_env() -> dict[str, str]:
+    return {"QS_LEASE_S": "2"}  # short leases keep the fault tests quick
 
 
 async def test_a_killed_workers_job_runs_again_within_one_lease(client: Client, spawn: Spawn) -> None:

@@ -7,8 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.queue_fixtures import ROOT, subprocess_env
 
@@ -70,3 +73,27 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text()
+
+
+Spawn = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def spawn_env() -> dict[str, str]:
+    """Settings every worker a test spawns gets; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def spawn(redis_url: str, tmp_path: Path, spawn_env: dict[str, str]) -> Iterator[Spawn]:
+    """Start worker processes (``spawn(name, *args, **env)``); all are stopped when the test ends."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str, *args: str, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(redis_url, tmp_path, name, *args, **{**spawn_env, **env})
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -3,10 +3,12 @@ and helpers to run a worker in burst mode and read the attempts the test jobs re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -92,3 +94,14 @@ def failed_entry(job_id: str, *, failed_at_ms: int, **fields: Any) -> FailedJob:
         **fields,
     }
     return FailedJob(job_id=job_id, failed_at_ms=failed_at_ms, **values)
+
+
+async def wait_for_runs(client: Client, name: str, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    """Wait until the test jobs recorded ``count`` runs of ``name`` (from any process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = await recorded_runs(client, name)
+        if len(runs) >= count:
+            return runs
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{name}: expected {count} runs, got {await recorded_runs(client, name)}")
