@@ -9,7 +9,7 @@ it is just never closed explicitly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -19,6 +19,7 @@ from queue_system import JobContext
 from ..config import AppSettings
 from ..db import Database
 from ..db.migrate import current_revision, head_revision
+from ..worker_resources import Hook, lifecycle_hooks, resources_in
 from .delivery import CertificateMailer
 from .fonts import find_font, load_font
 from .generation import CertificateGenerator
@@ -27,8 +28,6 @@ from .smtp import SmtpConfig, SmtpPool
 from .storage import CertificateStorage
 
 CTX_KEY = "certificates"
-_CTX_LOCK = "certificates_lock"
-Hook = Callable[[JobContext], Awaitable[None]]
 log = structlog.stdlib.get_logger(__name__)
 
 
@@ -75,29 +74,12 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
 
 def certificate_hooks(settings: Callable[[], AppSettings] = AppSettings.from_env) -> tuple[Hook, Hook]:
     """``(on_startup, on_shutdown)`` for ``worker_settings(...)``; ``settings`` is read when the worker starts."""
-
-    async def on_startup(ctx: JobContext) -> None:
-        ctx[CTX_KEY] = await open_runtime(settings())
-
-    async def on_shutdown(ctx: JobContext) -> None:
-        runtime: CertificateRuntime | None = ctx.pop(CTX_KEY, None)
-        if runtime is not None:
-            await runtime.close()
-
-    return on_startup, on_shutdown
+    return lifecycle_hooks(CTX_KEY, lambda: open_runtime(settings()))
 
 
 async def runtime_from(ctx: JobContext) -> CertificateRuntime:
     """The worker's runtime; opened from the environment by the first job if no startup hook did it."""
-    runtime: CertificateRuntime | None = ctx.get(CTX_KEY)
-    if runtime is not None:
-        return runtime
-    lock: asyncio.Lock = ctx.setdefault(_CTX_LOCK, asyncio.Lock())
-    async with lock:
-        runtime = ctx.get(CTX_KEY)
-        if runtime is None:
-            runtime = ctx[CTX_KEY] = await open_runtime(AppSettings.from_env())
-        return runtime
+    return await resources_in(ctx, CTX_KEY, lambda: open_runtime(AppSettings.from_env()))
 
 
 async def _check_migrated(db: Database) -> None:

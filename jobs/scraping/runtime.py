@@ -8,9 +8,8 @@ works: the first job opens the runtime from the environment (``runtime_from``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -22,14 +21,13 @@ from ..certificates.smtp import SmtpConfig, SmtpPool
 from ..config import AppSettings
 from ..db import Database
 from ..db.migrate import current_revision, head_revision
+from ..worker_resources import Hook, lifecycle_hooks, resources_in
 from .http import Fetcher, tls_context
 from .mail import TemplateRenderer
 from .politeness import KeyedLimiter
 from .settings import HostLimit, ScraperSettings
 
 CTX_KEY = "scraping"
-_CTX_LOCK = "scraping_lock"
-Hook = Callable[[JobContext], Awaitable[None]]
 SettingsFactory = Callable[[], tuple[AppSettings, ScraperSettings]]
 log = get_logger(__name__)
 
@@ -97,26 +95,9 @@ async def open_runtime(app: AppSettings, settings: ScraperSettings) -> ScrapingR
 
 def scraping_hooks(settings: SettingsFactory = settings_from_env) -> tuple[Hook, Hook]:
     """``(on_startup, on_shutdown)`` for ``worker_settings(...)``; ``settings`` is read when the worker starts."""
-
-    async def on_startup(ctx: JobContext) -> None:
-        ctx[CTX_KEY] = await open_runtime(*settings())
-
-    async def on_shutdown(ctx: JobContext) -> None:
-        runtime: ScrapingRuntime | None = ctx.pop(CTX_KEY, None)
-        if runtime is not None:
-            await runtime.close()
-
-    return on_startup, on_shutdown
+    return lifecycle_hooks(CTX_KEY, lambda: open_runtime(*settings()))
 
 
 async def runtime_from(ctx: JobContext) -> ScrapingRuntime:
     """The worker's runtime; opened from the environment by the first job if no startup hook did it."""
-    runtime: ScrapingRuntime | None = ctx.get(CTX_KEY)
-    if runtime is not None:
-        return runtime
-    lock: asyncio.Lock = ctx.setdefault(_CTX_LOCK, asyncio.Lock())
-    async with lock:
-        runtime = ctx.get(CTX_KEY)
-        if runtime is None:
-            runtime = ctx[CTX_KEY] = await open_runtime(*settings_from_env())
-        return runtime
+    return await resources_in(ctx, CTX_KEY, lambda: open_runtime(*settings_from_env()))
