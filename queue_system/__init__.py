@@ -6,15 +6,22 @@ Declare jobs with :func:`job`, wire them with :func:`worker_settings`, enqueue w
 
 from __future__ import annotations
 
+from . import alerts
 from .api import QueueAPI
 from .backoff import Backoff, Custom, Exponential, Fixed, Linear
+from .batch_store import BatchInfo, BatchPage, BatchProgress, BatchStatus
+from .batches import Batch
 from .client import Client, Job, JobRequest
 from .config import QueueConfig
 from .errors import (
+    BatchClosed,
+    BatchError,
+    BatchNotFound,
     ConfigError,
     EnqueueError,
     FunctionNotFound,
     JobAborted,
+    JobAlreadyStarted,
     JobFailed,
     JobNotFound,
     JobTimeout,
@@ -23,7 +30,9 @@ from .errors import (
     QueueSystemError,
     RedisUnavailable,
     Retry,
+    ScheduleNotFound,
     SerializationError,
+    SlowDown,
     UndecodablePayload,
     UnknownPriority,
     UnknownQueue,
@@ -32,9 +41,13 @@ from .errors import (
 )
 from .events import Event
 from .failed import FailedFilter, FailedJob, FailedPage, FailedStore
+from .limits import QueueLimits, RateLimit, Unique
 from .progress import JobReporter, reporter
-from .registry import JobFunction, current_client, job, use_client
+from .recovery import RecoveryHook
+from .registry import JobCall, JobFunction, current_client, job, use_client
 from .retention import QueueRetention
+from .schedule_store import ScheduleState
+from .schedule_types import Condition, Metric, Misfire, Timed, cron, every
 from .types import JobContext, JobState, Priority, Retention
 from .views import AbortOutcome, AbortResult, Counts, JobInfo, JobPage, LogLine, QueueStats, Totals
 from .worker_settings import worker_settings
@@ -45,7 +58,16 @@ __all__ = [
     "AbortOutcome",
     "AbortResult",
     "Backoff",
+    "Batch",
+    "BatchClosed",
+    "BatchError",
+    "BatchInfo",
+    "BatchNotFound",
+    "BatchPage",
+    "BatchProgress",
+    "BatchStatus",
     "Client",
+    "Condition",
     "ConfigError",
     "Counts",
     "Custom",
@@ -60,6 +82,8 @@ __all__ = [
     "FunctionNotFound",
     "Job",
     "JobAborted",
+    "JobAlreadyStarted",
+    "JobCall",
     "JobContext",
     "JobFailed",
     "JobFunction",
@@ -72,26 +96,39 @@ __all__ = [
     "JobTimeout",
     "Linear",
     "LogLine",
+    "Metric",
+    "Misfire",
     "PayloadTooLarge",
     "PermanentFailure",
     "Priority",
     "QueueAPI",
     "QueueConfig",
+    "QueueLimits",
     "QueueRetention",
     "QueueStats",
     "QueueSystemError",
+    "RateLimit",
+    "RecoveryHook",
     "RedisUnavailable",
     "Retention",
     "Retry",
+    "ScheduleNotFound",
+    "ScheduleState",
     "SerializationError",
+    "SlowDown",
+    "Timed",
     "Totals",
     "UndecodablePayload",
+    "Unique",
     "UnknownPriority",
     "UnknownQueue",
     "UnknownState",
     "WorkerLost",
     "__version__",
+    "alerts",
+    "cron",
     "current_client",
+    "every",
     "job",
     "reporter",
     "use_client",

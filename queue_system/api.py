@@ -20,24 +20,46 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from .client import Client
+from .admission import postponed_counts
+from .backlog import oldest_waiting_age_s
+from .batch_store import BATCH_TAG, BatchInfo, BatchPage, BatchStore
+from .client import Client, Seconds, compute_due_ms
 from .config import QueueConfig
-from .errors import JobNotFound, UnknownState
+from .errors import JobAlreadyStarted, JobNotFound, JobStateConflict, UnknownState
 from .events import Event, EventStream
+from .failed import FailedFilter, FailedJob, FailedPage
+from .heartbeat import WorkerInfo, live_workers
 from .keys import Keys, queue_key, queue_name_from_key, validate_queue_name
 from .progress import parse_log_line
 from .retention import RetentionPolicies, result_ttl_ms
-from .scripts import ScriptArgs
+from .schedule_store import ScheduleState, ScheduleStore
+from .schedule_types import Schedule
+from .scripts import ScriptArgs, script_source
 from .serialization import loads
 from .types import FINAL_STATES, READY_SCORE_CEILING, JobState, Priority
-from .views import REDACTED, AbortOutcome, AbortResult, Counts, JobInfo, JobPage, LogLine, QueueStats, Totals
+from .views import (
+    REDACTED,
+    AbortOutcome,
+    AbortResult,
+    Counts,
+    JobAction,
+    JobInfo,
+    JobPage,
+    LogLine,
+    QueueStats,
+    Throughput,
+    Totals,
+)
 
 TagFilter = str | tuple[str, str] | Mapping[str, str]
 ACTIVE_LIST_MAX = 10_000  # active jobs listed at most (they are as many as the workers' slots)
 CLEAN_BATCH = 500
 LIST_SCAN_MIN = 10_000  # entries a filtered listing may read per call, at least
+SEARCH_BUDGET = 2_000  # entries one search call reads, at most (tens of ms of Redis time)
+BULK_MAX = 10_000  # jobs one bulk removal touches, at most
 
 
 class QueueAPI:
@@ -47,6 +69,7 @@ class QueueAPI:
         self.config: QueueConfig = client.config
         self.keys: Keys = client.keys
         self.scripts = client.scripts
+        self.batch_store = BatchStore(self.redis, self.keys)
         self._owns_client = False
 
     @classmethod
@@ -94,6 +117,27 @@ class QueueAPI:
     async def counts(self, queue: str, tag: TagFilter | None = None) -> Counts:
         return (await self.stats(queue, tag))[0].counts
 
+    # ---- operating it: workers, backlog age, job totals by function ------------------------------------------------
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every live worker's last heartbeat (host, pid, queues, concurrency, jobs done/failed, current jobs,
+        memory), oldest start first."""
+        return await live_workers(self.redis, self.keys)
+
+    async def oldest_waiting_age_s(self, queue: str) -> float:
+        """Seconds the oldest waiting job of ``queue`` has waited (0 when none waits)."""
+        return await oldest_waiting_age_s(self.redis, self.scripts, self.keys, validate_queue_name(queue))
+
+    async def job_totals(self, queue: str) -> dict[tuple[str, str], int]:
+        """``(event, function) -> count`` ever recorded for ``queue`` (enqueued, started, completed, failed,
+        retried, postponed; see job_stats.py)."""
+        raw = await self.redis.hgetall(self.keys.stats(validate_queue_name(queue)))  # type: ignore[misc]
+        totals: dict[tuple[str, str], int] = {}
+        for field, value in raw.items():
+            event, _, function = field.decode().partition(":")
+            totals[(event, function)] = int(value)
+        return totals
+
     # ---- listing and lookup ------------------------------------------------------------------------------------
 
     async def jobs(
@@ -126,6 +170,8 @@ class QueueAPI:
         elif state in FINAL_STATES:
             key = self.keys.index(queue, state)
             ids, more = await self._scan(key, "+inf", "-inf", None, function, tag_kv, offset, limit)
+        elif state is JobState.WAITING and not function and not tag_kv:
+            ids, more = await self._waiting_page(queue, offset, limit, counts.active)
         elif state is JobState.WAITING:
             high = f"({READY_SCORE_CEILING}"
             ids, more = await self._scan(queue_key(queue), high, "-inf", state, function, tag_kv, offset, limit)
@@ -133,6 +179,25 @@ class QueueAPI:
             low = str(READY_SCORE_CEILING)
             ids, more = await self._scan(queue_key(queue), "+inf", low, state, function, tag_kv, offset, limit)
         return JobPage(queue, state, offset, limit, total, more, await self._summaries(ids, queue))
+
+    async def _waiting_page(self, queue: str, offset: int, limit: int, active: int) -> tuple[list[str], bool]:
+        """A page of waiting jobs read straight from the ready band: it also holds the running jobs (as many as the
+        workers' slots), so a few more are read and those the records call active are dropped."""
+        extra = min(active, ACTIVE_LIST_MAX)
+        key = queue_key(queue)
+        # Ready scores sort below every due time, so the band is ranks 0..ready-1: paging by rank costs
+        # O(log n) at any offset (paging by score would walk past every skipped entry).
+        ready = int(await self.redis.zcount(key, "-inf", f"({READY_SCORE_CEILING}"))
+        stop = ready - 1 - offset
+        raw = await self.redis.zrange(key, max(stop - limit - extra, 0), stop) if stop >= 0 else []
+        raw = raw[::-1]
+        if extra:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in raw:
+                    pipe.hget(self.keys.meta(job_id.decode()), "s")
+                states = await pipe.execute()
+            raw = [job_id for job_id, s in zip(raw, states, strict=True) if s != b"active"]
+        return [i.decode() for i in raw[:limit]], len(raw) > limit
 
     async def _scan(
         self,
@@ -207,9 +272,53 @@ class QueueAPI:
             logs=[LogLine(*parse_log_line(line)) for line in logs],
         )
 
+    async def search(
+        self,
+        queue: str,
+        state: JobState | str,
+        text: str = "",
+        *,
+        function: str | None = None,
+        tag: TagFilter | None = None,
+        cursor: int = 0,
+        limit: int = 50,
+        budget: int = SEARCH_BUDGET,
+    ) -> JobPage:
+        """A page of a queue's jobs in one state whose payload, function or tags contain ``text`` (any case) and
+        that match ``function`` and ``tag``, newest first, read from ``cursor`` (a position in the state's
+        listing). It reads at most ``budget`` entries, so it stays fast on a million-job queue; the page's
+        ``next_cursor`` continues the search (None: the end was reached)."""
+        validate_queue_name(queue)
+        state = JobState.parse(state)
+        tag_kv = _tag(tag)
+        key, high, low = self._listing(queue, state)
+        args: ScriptArgs = [
+            self.keys.prefix, high, low, state.value, function or "", f"{tag_kv[0]}={tag_kv[1]}" if tag_kv else "",
+            text.lower(), cursor, limit, budget,
+        ]  # fmt: skip
+        raw_ids, next_pos, _scanned = await self.scripts.scan(keys=[key], args=args, client=self.redis)
+        ids = [i.decode() for i in raw_ids]
+        next_cursor = int(next_pos) if int(next_pos) >= 0 else None
+        page = JobPage(queue, state, cursor, limit, None, next_cursor is not None, await self._summaries(ids, queue))
+        return replace(page, next_cursor=next_cursor)
+
+    def _listing(self, queue: str, state: JobState) -> tuple[str, str, str]:
+        """The sorted set (and its score range) where a queue's jobs in ``state`` are found."""
+        if state in FINAL_STATES:
+            return self.keys.index(queue, state), "+inf", "-inf"
+        if state is JobState.WAITING:
+            return queue_key(queue), f"({READY_SCORE_CEILING}", "-inf"
+        if state is JobState.ACTIVE:
+            return queue_key(queue), "+inf", "-inf"
+        return queue_key(queue), "+inf", str(READY_SCORE_CEILING)
+
     async def logs(self, job_id: str, *, last: int = 200) -> list[LogLine]:
         raw = await self.redis.lrange(self.keys.logs(job_id), -last, -1)  # type: ignore[misc]
         return [LogLine(*parse_log_line(line)) for line in raw]
+
+    async def postponed(self) -> dict[str, int]:
+        """Jobs postponed so far by a rate limit, a full cap or a ``SlowDown``, per function (``"*"``: all)."""
+        return await postponed_counts(self.redis, self.keys)
 
     # ---- steering -----------------------------------------------------------------------------------------------
 
@@ -273,6 +382,184 @@ class QueueAPI:
                 break
         return removed
 
+    # ---- deferred jobs -----------------------------------------------------------------------------------------
+
+    async def deferred(
+        self, queue: str, *, tag: TagFilter | None = None, function: str | None = None, offset: int = 0, limit: int = 50
+    ) -> JobPage:
+        """A queue's upcoming deferred jobs, the soonest due first (of one function or tag if given)."""
+        validate_queue_name(queue)
+        tag_kv = _tag(tag)
+        low = str(READY_SCORE_CEILING)
+        state = JobState.DELAYED
+        ids, more = await self._scan(queue_key(queue), "+inf", low, state, function, tag_kv, offset, limit, "asc")
+        total = None if function else (await self.counts(queue, tag_kv)).delayed
+        return JobPage(queue, state, offset, limit, total, more, await self._summaries(ids, queue))
+
+    async def reschedule(
+        self, job_id: str, *, defer_by: Seconds | None = None, defer_until: datetime | None = None
+    ) -> JobInfo:
+        """Move a job that has not started to a new time; its old time never runs. Raises
+        :class:`JobAlreadyStarted` if it started (or ended) first, :class:`JobNotFound` if unknown."""
+        if (defer_by is None) == (defer_until is None):
+            raise UnknownState("give either defer_by or defer_until")
+        now = _now_ms()
+        due = compute_due_ms(now, defer_by, defer_until)
+        ttl = max(0, due - now) + self.config.job_expires_s * 1000
+        args: ScriptArgs = [self.keys.prefix, now, self.config.events_maxlen, job_id, due, ttl]
+        script = self.redis.register_script(script_source("reschedule"))
+        outcome, state = await script(keys=[], args=args, client=self.redis)
+        _raise_unless(job_id, outcome.decode(), state.decode(), "rescheduled")
+        return await self.job(job_id)
+
+    async def cancel(self, job_id: str) -> AbortResult:
+        """Cancel a job that has not started (waiting, deferred or between tries): it never runs. A job that
+        started (or ended) is left alone and :class:`JobAlreadyStarted` raised; use :meth:`abort` to stop it."""
+        ttl = result_ttl_ms(RetentionPolicies(self.config, {}).limits("", JobState.ABORTED))
+        args: ScriptArgs = [self.keys.prefix, _now_ms(), self.config.events_maxlen, job_id, ttl, "1"]
+        outcome, previous = await self.scripts.abort(keys=[], args=args, client=self.redis)
+        _raise_unless(job_id, outcome.decode(), previous.decode(), "aborted")
+        state = JobState(previous.decode())
+        return AbortResult(job_id, AbortOutcome.ABORTED, state, JobState.ABORTED)
+
+    # ---- schedules (declared crons, run-time schedules, conditions, alerts) ----------------------------------
+
+    async def schedules(self) -> list[ScheduleState]:
+        """Every schedule with its next runs (``state.next_runs(5)``), last firing and count."""
+        return await ScheduleStore(self.redis, self.keys).all()
+
+    async def schedule(self, name: str) -> ScheduleState:
+        """One schedule; :class:`ScheduleNotFound` if none has that name."""
+        return await ScheduleStore(self.redis, self.keys).get(name)
+
+    async def put_schedule(self, schedule: Schedule, *, replace: bool = True) -> bool:
+        """Add a schedule at run time, or change one (a changed definition starts from its next tick). With
+        ``replace=False`` an existing schedule of that name is kept. True if something was written."""
+        schedule = replace_origin(schedule, "dynamic")
+        return await ScheduleStore(self.redis, self.keys).put(schedule, _now_ms(), only_create=not replace)
+
+    async def remove_schedule(self, name: str) -> bool:
+        """Remove a schedule (a declared cron comes back when a worker declaring it starts)."""
+        return await ScheduleStore(self.redis, self.keys).remove(name)
+
+    # ---- batches ----------------------------------------------------------------------------------------------
+
+    async def batches(self, *, offset: int = 0, limit: int = 50) -> BatchPage:
+        """Batches, newest first, with their status and progress."""
+        return await self.batch_store.list(offset=offset, limit=limit)
+
+    async def batch(self, batch_id: str) -> BatchInfo:
+        """One batch (raises :class:`BatchNotFound`)."""
+        return await self.batch_store.get(batch_id)
+
+    async def batch_jobs(self, batch_id: str, outcome: str | None = None) -> dict[str, str]:
+        """A batch's job ids -> pending / completed / failed / cancelled (only ``outcome`` when given)."""
+        await self.batch_store.get(batch_id)
+        return await self.batch_store.job_ids(batch_id, outcome)
+
+    async def cancel_batch(self, batch_id: str) -> int:
+        """Cancel a running batch: queued jobs removed (as aborted), running ones finish. Returns jobs removed."""
+        ttl = result_ttl_ms(RetentionPolicies(self.config, {}).limits("", JobState.ABORTED))
+        maxlen = self.config.events_maxlen
+        return await self.batch_store.cancel(batch_id, now_ms=_now_ms(), events_maxlen=maxlen, result_ttl_ms=ttl)
+
+    async def retry_batch(self, batch_id: str) -> int:
+        """Retry a batch's failed jobs from the failed store (fresh tries); a finished batch re-opens and its
+        counts follow (lua/include/batch.lua). Returns how many were retried."""
+        await self.batch_store.get(batch_id)
+        return await self.client.retry_failed_where(FailedFilter(tags={BATCH_TAG: batch_id}))
+
+    async def prune_batches(self, older_than_s: float) -> int:
+        """Delete batches that finished more than ``older_than_s`` ago (Laravel ``queue:prune-batches``)."""
+        return await self.batch_store.prune(older_than_s)
+
+    async def remove(self, job_id: str) -> JobAction:
+        """Delete a job that is not running (queued or finished), with its record, and its failed-store entry.
+        :class:`JobStateConflict` for a running job (abort it), :class:`JobNotFound` for an unknown id."""
+        args: ScriptArgs = [self.keys.prefix, self.config.events_maxlen, job_id]
+        outcome_raw, state_raw = await self.scripts.remove(keys=[], args=args, client=self.redis)
+        outcome, state = outcome_raw.decode(), state_raw.decode() or None
+        forgotten = await self.client.failed.forget([job_id])
+        if outcome == "active":
+            raise JobStateConflict(f"job {job_id!r} is running; abort it instead")
+        if outcome == "not_found" and not forgotten:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return JobAction(job_id, "removed", state or ("failed" if forgotten else None))
+
+    async def promote(self, job_id: str) -> JobAction:
+        """Run a delayed or retrying job now (it keeps its priority). :class:`JobStateConflict` otherwise."""
+        args: ScriptArgs = [self.keys.prefix, _now_ms(), job_id]
+        outcome_raw, state_raw = await self.scripts.run_now(keys=[], args=args, client=self.redis)
+        outcome, state = outcome_raw.decode(), state_raw.decode()
+        if outcome == "not_found":
+            raise JobNotFound(f"no job with id {job_id!r}")
+        if outcome != "promoted":
+            raise JobStateConflict(f"job {job_id!r} is {state}; only delayed or retrying jobs can be promoted")
+        return JobAction(job_id, outcome, state)
+
+    async def retry(self, job_id: str) -> JobAction:
+        """Run a failed job again under its id with fresh tries (from the failed store)."""
+        try:
+            await self.client.retry_failed(job_id)
+        except JobNotFound:
+            info = await self.job(job_id)  # JobNotFound when there is nothing at all
+            raise JobStateConflict(f"job {job_id!r} is {info.state.value}; only failed jobs can be retried") from None
+        return JobAction(job_id, "retried", JobState.FAILED.value)
+
+    async def retry_where(self, flt: FailedFilter | None = None) -> int:
+        """Retry every failed job matching the filter (every failed job without one); returns how many."""
+        return await self.client.retry_failed_where(flt)
+
+    async def remove_where(
+        self,
+        queue: str,
+        state: JobState | str,
+        *,
+        function: str | None = None,
+        tag: TagFilter | None = None,
+        limit: int = BULK_MAX,
+    ) -> int:
+        """Remove up to ``limit`` of a queue's jobs in one state matching a function and/or tag; returns how many.
+        Without a filter, :meth:`clean` does the same in big atomic batches."""
+        state = JobState.parse(state)
+        if state is JobState.ACTIVE:
+            raise UnknownState("active jobs cannot be removed; abort them instead")
+        if not function and tag is None:
+            return await self.clean(queue, state, limit=limit)
+        removed, kept = 0, 0  # kept: matches that could not be removed, skipped by the next page
+        while removed < limit:
+            size = min(500, limit - removed)
+            page = await self.jobs(queue, state, offset=kept, limit=size, function=function, tag=tag)
+            for info in page.jobs:
+                done = await self._remove_quietly(info.job_id)
+                removed, kept = removed + done, kept + 1 - done
+            if not page.more:
+                break
+        return removed
+
+    async def _remove_quietly(self, job_id: str) -> int:
+        try:
+            await self.remove(job_id)
+        except (JobNotFound, JobStateConflict):
+            return 0
+        return 1
+
+    # ---- the failed store ---------------------------------------------------------------------------------------
+
+    async def failed(self, flt: FailedFilter | None = None, *, offset: int = 0, limit: int = 50) -> FailedPage:
+        """Failed jobs, newest first, paged from the store's indexes."""
+        return await self.client.failed.list(flt, offset=offset, limit=limit)
+
+    async def failed_entry(self, job_id: str) -> FailedJob:
+        return await self.client.failed.get(job_id)
+
+    async def forget_failed(self, job_ids: list[str]) -> int:
+        """Drop entries from the failed store (the jobs' records stay until retention removes them)."""
+        return await self.client.failed.forget(job_ids)
+
+    async def flush_failed(self, flt: FailedFilter | None = None) -> int:
+        return await self.client.failed.flush(flt)
+
     # ---- events -----------------------------------------------------------------------------------------------
 
     async def events(
@@ -286,6 +573,46 @@ class QueueAPI:
             return
         async for event in stream.follow(last=last, after=after, block_ms=int(block_s * 1000)):
             yield event
+
+    async def throughput(self, queue: str | None = None, *, minutes: int = 60) -> Throughput:
+        """Completed and failed jobs per minute over the last ``minutes`` (of one queue, or of all)."""
+        per_queue = await self.throughputs(minutes=minutes)
+        start = _minute_start(minutes)
+        chosen = [t for name, t in per_queue.items() if queue is None or name == queue]
+        completed = [sum(col) for col in zip(*(t.completed for t in chosen), strict=True)] or [0] * minutes
+        failed = [sum(col) for col in zip(*(t.failed for t in chosen), strict=True)] or [0] * minutes
+        return Throughput(start, minutes, completed, failed)
+
+    async def throughputs(self, *, minutes: int = 60) -> dict[str, Throughput]:
+        """Per queue: completed and failed jobs per minute over the last ``minutes``, from one read of the event
+        stream (so at most what it holds, about ``QS_EVENTS_MAXLEN`` events)."""
+        start = _minute_start(minutes)
+        found: dict[str, Throughput] = {}
+        for event in await EventStream(self.redis, self.keys).since(start):
+            if event.event not in ("completed", "failed"):
+                continue
+            slot = (event.at_ms - start) // 60_000
+            if not 0 <= slot < minutes:
+                continue
+            series = found.setdefault(event.queue, Throughput(start, minutes, [0] * minutes, [0] * minutes))
+            (series.completed if event.event == "completed" else series.failed)[slot] += 1
+        return found
+
+
+def _minute_start(minutes: int) -> int:
+    return (_now_ms() // 60_000 - minutes + 1) * 60_000
+
+
+def _raise_unless(job_id: str, outcome: str, state: str, expected: str) -> None:
+    if outcome == expected:
+        return
+    if outcome == "not_found":
+        raise JobNotFound(f"no queued job with id {job_id!r}")
+    raise JobAlreadyStarted(job_id, state)
+
+
+def replace_origin(schedule: Schedule, origin: str) -> Schedule:
+    return replace(schedule, origin=origin)
 
 
 def _tag(tag: TagFilter | None) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ from .crypto import Cipher
 from .errors import EnqueueError, JobNotFound, RedisUnavailable
 from .failed import FailedFilter, FailedJob, FailedStore
 from .keys import DEFAULT_QUEUE, Keys, queue_key, validate_queue_name
+from .limits import Unique, UniqueMode
 from .scripts import Scripts
 from .serialization import PayloadCodec, dumps
 from .spec import FunctionInfo
@@ -48,16 +49,26 @@ class JobRequest:
     defer_until: datetime | None = None
     job_id: str | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
+    # How enqueues of the same unique key collapse (limits.Unique); the typed handle fills it from @job(unique=).
+    unique: Unique | None = None
+    # The key of the function's keyed rate limit, computed from the arguments (the typed handle does this; a job
+    # enqueued without it gets its key computed by the worker).
+    limit_key: str | None = None
 
 
 class Job:
-    """A handle on an enqueued job. ``duplicate`` is true when the id already existed and nothing was written."""
+    """A handle on an enqueued job. ``duplicate`` is true when nothing was written: the id already existed, or
+    a unique key returned an earlier job (whose id ``job_id`` then is). ``replaced`` is true when a debounced
+    enqueue replaced the waiting job's arguments and delay (same id)."""
 
-    def __init__(self, client: Client, job_id: str, queue: str, *, duplicate: bool = False) -> None:
+    def __init__(
+        self, client: Client, job_id: str, queue: str, *, duplicate: bool = False, replaced: bool = False
+    ) -> None:
         self.client = client
         self.job_id = job_id
         self.queue = queue
         self.duplicate = duplicate
+        self.replaced = replaced
         self._arq = ArqJob(job_id, client.redis, _queue_name=queue_key(queue), _deserializer=client.codec.deserialize)
 
     async def status(self) -> JobStatus:
@@ -132,11 +143,12 @@ class Client:
         _defer_until: datetime | None = None,
         _job_id: str | None = None,
         _tags: Mapping[str, Any] | None = None,
+        _unique: Unique | None = None,
         **kwargs: Any,
     ) -> Job:
         """Enqueue one job. Returns a :class:`Job`; ``job.duplicate`` tells that the id was already taken."""
         request = JobRequest(
-            function, args, kwargs, _queue, _priority, _defer_by, _defer_until, _job_id, dict(_tags or {})
+            function, args, kwargs, _queue, _priority, _defer_by, _defer_until, _job_id, dict(_tags or {}), _unique
         )
         (job,) = await self.enqueue_many([request])
         return job
@@ -155,19 +167,19 @@ class Client:
             created = await self._write(prepared)
         except REDIS_DOWN_ERRORS as exc:
             raise RedisUnavailable(f"enqueue failed, Redis is unreachable: {type(exc).__name__}: {exc}") from exc
-        return [Job(self, p[0], p[5], duplicate=not ok) for p, ok in zip(prepared, created, strict=True)]
+        return [_job_of(self, p, answer) for p, answer in zip(prepared, created, strict=True)]
 
-    async def _write(self, prepared: list[list[str]]) -> list[int]:
+    async def _write(self, prepared: list[list[str]]) -> list[Any]:
         now = str(int(time.time() * 1000))
         chunks = [prepared[i : i + ENQUEUE_CHUNK] for i in range(0, len(prepared), ENQUEUE_CHUNK)]
         if len(chunks) == 1:  # one EVALSHA; a pipeline would first ask SCRIPT EXISTS, a second round trip
             answer = await self.scripts.enqueue(keys=[], args=[now, self.config.prefix, orjson.dumps(chunks[0])])
-            return [int(flag) for flag in answer]
+            return list(answer)
         async with self.redis.pipeline(transaction=False) as pipe:
             for chunk in chunks:
                 await self.scripts.enqueue(keys=[], args=[now, self.config.prefix, orjson.dumps(chunk)], client=pipe)
             answers = await pipe.execute()
-        return [int(flag) for answer in answers for flag in answer]
+        return [flag for answer in answers for flag in answer]
 
     def _prepare(self, request: JobRequest, info: FunctionInfo) -> list[str]:
         """One job as enqueue.lua takes it (see its header), after every check that can refuse it."""
@@ -176,13 +188,23 @@ class Client:
         if request.defer_by is not None and request.defer_until is not None:
             raise EnqueueError("use either _defer_by or _defer_until, not both")
         now_ms = int(time.time() * 1000)
-        due_ms = _due_ms(now_ms, request.defer_by, request.defer_until)
+        due_ms = compute_due_ms(now_ms, request.defer_by, request.defer_until)
+        unique = request.unique
+        if unique is not None and unique.mode is UniqueMode.DEBOUNCE:
+            due_ms = max(due_ms, now_ms + unique.ttl_ms)
         data = {"t": None, "f": request.function, "a": list(request.args), "k": dict(request.kwargs), "et": now_ms}
         payload = self.codec.serialize(data, sensitive=info.sensitive)
         tags = {str(k): str(v) for k, v in request.tags.items()}
-        return self._job_entry(
+        entry = self._job_entry(
             request.job_id or uuid.uuid4().hex, queue, priority, request.function, payload, due_ms, now_ms, tags, False
         )
+        if unique is not None:
+            lock = self.keys.unique(unique.key_for(request.function, request.args, request.kwargs))
+            lock_ms = unique.ttl_ms if unique.mode is UniqueMode.TTL else int(entry[2])
+            entry += [unique.mode.value, lock, str(lock_ms)]
+        if request.limit_key is not None:
+            entry += [""] * (13 - len(entry)) + [request.limit_key]
+        return entry
 
     def _job_entry(
         self,
@@ -257,7 +279,17 @@ class Client:
         return Job(self, entry.job_id, entry.queue)
 
 
-def _due_ms(now_ms: int, defer_by: Seconds | None, defer_until: datetime | None) -> int:
+def _job_of(client: Client, entry: list[str], answer: Any) -> Job:
+    """enqueue.lua answers 1 (created), 0 (id taken), ``d:<id>`` (a unique key's earlier job) or ``r:<id>``
+    (a debounced job replaced in place)."""
+    if isinstance(answer, bytes) and answer[:2] in (b"d:", b"r:"):
+        job_id = answer[2:].decode()
+        return Job(client, job_id, entry[5], duplicate=answer[:1] == b"d", replaced=answer[:1] == b"r")
+    return Job(client, entry[0], entry[5], duplicate=not int(answer))
+
+
+def compute_due_ms(now_ms: int, defer_by: Seconds | None, defer_until: datetime | None) -> int:
+    """When a job deferred by ``defer_by`` or until ``defer_until`` is due (refusing naive or negative times)."""
     if defer_until is not None:
         if defer_until.tzinfo is None:
             raise EnqueueError("_defer_until must be timezone-aware (e.g. datetime.now(UTC) + ...)")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 ENV_PREFIX = "QS_"
-_LIST_FIELDS = {"encryption_keys", "worker_queues", "redis_sentinels"}
+_LIST_FIELDS = {"encryption_keys", "worker_queues", "redis_sentinels", "web_redact_fields"}
 
 
 class QueueConfig(BaseModel):
@@ -68,6 +68,20 @@ class QueueConfig(BaseModel):
     idle_poll_s: float = Field(default=0.5, gt=0)
     # How many times a job may lose its worker (crash, kill) before it is failed as "worker lost".
     lost_attempts_budget: int = Field(default=3, ge=1)
+
+    # The dashboard and HTTP API (queue_system/web). Users "name:role:argon2-hash" and API tokens
+    # "name:role:sha256-of-token", separated by ";" (`queue-system web user|token` prints them); no user, no login.
+    web_users: str = ""
+    web_tokens: str = ""
+    # Signs session cookies; empty: a random key per process (sessions end when it restarts).
+    web_secret_key: str = ""
+    web_session_max_age_s: int = Field(default=12 * 3600, gt=0)
+    web_secure_cookies: bool = False  # set behind HTTPS
+    # Failed logins allowed per user and client address within the window.
+    web_login_attempts: int = Field(default=5, ge=1)
+    web_login_window_s: float = Field(default=300.0, gt=0)
+    # Payload fields (any depth, any case) the dashboard and API show as "<redacted>": QS_WEB_REDACT_FIELDS=token,email
+    web_redact_fields: tuple[str, ...] = ()
 
     @field_validator("redis_url")
     @classmethod

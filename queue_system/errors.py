@@ -11,9 +11,16 @@ middleware can tell "try again later" from "this went wrong" without string matc
     │   └── UnknownQueue / UnknownPriority
     ├── RedisUnavailable             Redis did not answer in time
     ├── JobNotFound                  no such job (or failed-store entry)
+    │   └── BatchNotFound            no such batch
+    ├── JobAlreadyStarted            reschedule/cancel of a deferred job that already started (or ended)
+    ├── ScheduleNotFound             no schedule of that name
+    ├── BatchError                   a batch refused a change; nothing was written
+    │   └── BatchClosed              the batch finished or was cancelled: no jobs can be added
     ├── UnknownState                 not a job state, or a state an operation does not accept
+    ├── JobStateConflict             the job exists but its state does not allow the action (retry a running job)
     ├── JobAborted                   stored as the outcome of an aborted job (job.result() raises JobFailed)
     ├── Retry                        raised by a job: retry after ``defer`` seconds (counts a try)
+    ├── SlowDown                     raised by a job: the remote said "slow down"; postpone, no try counted
     ├── JobFailed                    a job's result read back as a failure (carries type and message)
     ├── PermanentFailure             raised by a job: fail at once, never retry
     │   ├── UndecodablePayload       the stored payload is not valid JSON (e.g. a planted pickle)
@@ -66,8 +73,38 @@ class JobNotFound(QueueSystemError):
     """No job (or failed-store entry) with this id exists."""
 
 
+class JobAlreadyStarted(QueueSystemError):
+    """A deferred job could not be rescheduled or cancelled: it already started (or finished). ``state`` says
+    which; the job itself is left as it is."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        super().__init__(f"job {job_id} already {'started' if state == 'active' else state}; it was not changed")
+        self.job_id = job_id
+        self.state = state
+
+
+class ScheduleNotFound(QueueSystemError):
+    """No schedule (declared or added at run time) has this name."""
+
+
+class BatchNotFound(JobNotFound):
+    """No batch with this id exists (pruned, or never created). A "not found" like a job's: CLI exit 3."""
+
+
+class BatchError(QueueSystemError):
+    """A batch refused a change (a bad callback, an id taken, a reserved tag); nothing was written."""
+
+
+class BatchClosed(BatchError):
+    """The batch finished or was cancelled, so no jobs can be added to it."""
+
+
 class UnknownState(QueueSystemError):
     """The name is not a job state, or the operation does not accept that state (e.g. cleaning active jobs)."""
+
+
+class JobStateConflict(QueueSystemError):
+    """The job exists, but its state does not allow the action (removing a running job, retrying a waiting one)."""
 
 
 class JobAborted(QueueSystemError):
@@ -112,3 +149,17 @@ class Retry(QueueSystemError):
     def __init__(self, defer: float = 0.0, reason: str = "") -> None:
         super().__init__(reason or f"retry requested in {defer:g}s")
         self.defer = defer
+
+
+class SlowDown(QueueSystemError):
+    """Raise from a job when the remote side asked to slow down (HTTP 429 with Retry-After, WhatsApp 130429).
+
+    The job is postponed by ``retry_after`` seconds without counting a try: it is a control-flow signal, not a
+    failure, so it never reaches the failed store and never uses up the job's retries.
+    """
+
+    def __init__(self, retry_after: float, reason: str = "") -> None:
+        if retry_after < 0:
+            raise ValueError("retry_after must be >= 0 seconds")
+        super().__init__(reason or f"slow down: postponed by {retry_after:g}s")
+        self.retry_after = float(retry_after)

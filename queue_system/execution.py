@@ -3,8 +3,9 @@
 The job's policy (retries, timeout, failed store, logs) is applied by the same runner and middleware as under
 arq's own Worker; this module only turns the attempt's outcome into one atomic, fenced write (lua/finish.lua):
 ``completed`` / ``failed`` (result stored for as long as the job's record is kept, job removed), ``aborted``
-(cancelled by an abort request), ``retry`` (re-scored at its due time) or ``requeue`` (given back untried on
-shutdown or a lost lease). Writes survive short Redis outages by retrying until the lease would have expired.
+(cancelled by an abort request), ``retry`` (re-scored at its due time), ``requeue`` (given back untried on
+shutdown or a lost lease) or ``postpone`` (a limit was full or the job asked to slow down: re-scored, untried).
+Writes survive short Redis outages by retrying until the lease would have expired.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from .internal_jobs import undecodable_job
 from .keys import Keys, queue_key
 from .leases import LeaseKeeper
 from .logging_setup import get_logger
+from .middleware import CTX_ADMITTED, Postponed
 from .retention import result_ttl_ms
 from .runner import CTX_META, CTX_TOKEN, WorkerRuntime, error_summary
 from .spec import JobSpec
 from .types import JobState, Priority
 
 log = get_logger("queue_system.worker")
-CLAIM_FIELDS = 10  # per job in lua/claim.lua's answer
+CLAIM_FIELDS = 11  # per job in lua/claim.lua's answer
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass pays object.__setattr__ per field, per job
@@ -46,6 +48,7 @@ class Claim:
     payload: bytes
     meta: dict[str, str]
     abort: bool = False  # its abort was requested while an earlier attempt's worker died: record, don't run
+    admitted: bool = True  # lua/claim.lua applied its limits (else the limits middleware admits it)
 
 
 def parse_claims(answer: list[Any], queues: list[str]) -> tuple[int | None, list[Claim]]:
@@ -53,7 +56,7 @@ def parse_claims(answer: list[Any], queues: list[str]) -> tuple[int | None, list
     next_due = int(float(answer[0])) if answer[0] not in (-1, b"-1") else None
     claims = []
     for i in range(1, len(answer), CLAIM_FIELDS):
-        k, job_id, score, token, job_try, payload, p, tg, ended, abort = answer[i : i + CLAIM_FIELDS]
+        k, job_id, score, token, job_try, payload, p, tg, ended, abort, admitted = answer[i : i + CLAIM_FIELDS]
         queue = queues[int(k) - 1]
         meta = {"q": queue}
         if p:
@@ -63,14 +66,24 @@ def parse_claims(answer: list[Any], queues: list[str]) -> tuple[int | None, list
         if ended:
             meta["ended"] = ended.decode()
         claims.append(
-            Claim(job_id.decode(), queue, int(float(score)), token.decode(), int(job_try), payload, meta, bool(abort))
+            Claim(
+                job_id.decode(),
+                queue,
+                int(float(score)),
+                token.decode(),
+                int(job_try),
+                payload,
+                meta,
+                bool(abort),
+                bool(admitted),
+            )
         )
     return next_due, claims
 
 
 @dataclass(slots=True)
 class Outcome:
-    kind: str  # "completed" | "failed" | "aborted" | "retry" | "requeue"
+    kind: str  # "completed" | "failed" | "aborted" | "retry" | "requeue" | "postpone"
     result: bytes = b""
     result_ttl_ms: int = 0  # 0 = forever (when there is a result)
     retry_due: float = 0.0  # score: due time in ms plus the priority fraction
@@ -93,6 +106,7 @@ class Executor:
         self.finisher = Finisher(runtime)
         self.aborting: set[str] = set()  # running jobs cancelled by an abort request (not by shutdown)
         self.completed = self.failed = self.retried = self.requeued = self.fenced = self.aborted = 0
+        self.postponed = 0
 
     async def execute(self, claim: Claim) -> None:
         """Run the job and record its outcome. Cancellation gives the job back untried (shutdown, lost lease),
@@ -117,11 +131,18 @@ class Executor:
             "score": claim.score,
             CTX_META: {**claim.meta, "q": claim.queue},  # the claim knows the queue for certain
             CTX_TOKEN: claim.token,
+            CTX_ADMITTED: claim.admitted,
         }
         try:
             result = await self.runtime.run(ctx, spec, args, kwargs)
             outcome = self._ended(claim, spec, data, started_ms, JobState.COMPLETED, result)
             self.completed += 1
+        except Postponed as exc:
+            due = (Priority.from_score(claim.score) or spec.priority).deferred_score(
+                int(time.time() * 1000) + (exc.defer_score or 0)
+            )
+            outcome = Outcome("postpone", retry_due=due, error=exc.reason, function=_producer_function(data))
+            self.postponed += 1
         except ArqRetry as exc:
             due_ms = int(time.time() * 1000) + (exc.defer_score or 0)
             priority = Priority.from_score(claim.score) or spec.priority

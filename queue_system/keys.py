@@ -135,6 +135,52 @@ class Keys:
         """Set of every queue name that has seen a job."""
         return f"{self.prefix}:queues"
 
+    def stats(self, queue: str) -> str:
+        """Hash ``{event}:{function}`` -> jobs of the queue ever enqueued, started, completed, failed, retried or
+        postponed by a rate limit (metrics.py); enqueue.lua counts enqueues, workers add the rest every beat."""
+        return f"{self.prefix}:stats:{queue}"
+
+    def worker(self, worker_id: str) -> str:
+        """A live worker's heartbeat (JSON), expiring unless the worker beats again (heartbeat.py)."""
+        return f"{self.prefix}:worker:{worker_id}"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of worker ids by their last heartbeat (ms), so listing them needs no SCAN."""
+        return f"{self.prefix}:workers"
+
+    @property
+    def restart(self) -> str:
+        """When ``queue-system restart`` was last asked (ms); a worker that saw another value at start-up exits."""
+        return f"{self.prefix}:restart"
+
+    @property
+    def limits(self) -> str:
+        """Hash ``q:<queue>`` / ``f:<function>`` -> JSON of the rate limit and concurrency cap workers enforce
+        (lua/include/limits.lua); written by workers at start-up."""
+        return f"{self.prefix}:limits"
+
+    def rate(self, scope: str) -> str:
+        """Sorted set of admitted starts (score = ms) of one rate limit: ``q:<queue>``, ``f:<fn>``, ``k:<fn>:<key>``."""
+        return f"{self.prefix}:rate:{scope}"
+
+    def rate_tail(self, scope: str) -> str:
+        """When the last job refused by a rate limit comes back (ms); refused jobs are spread from it."""
+        return f"{self.prefix}:rate-tail:{scope}"
+
+    def cap(self, scope: str) -> str:
+        """Sorted set of the job ids holding a concurrency slot (``q:<queue>``, ``f:<fn>``), scored by lease end."""
+        return f"{self.prefix}:cap:{scope}"
+
+    @property
+    def postponed(self) -> str:
+        """Hash function -> jobs postponed by a limit or a SlowDown (field ``*``: all functions)."""
+        return f"{self.prefix}:postponed"
+
+    def unique(self, key: str) -> str:
+        """String holding the id of the job that owns a unique key (``<function>:<key>``)."""
+        return f"{self.prefix}:unique:{key}"
+
     @property
     def failed(self) -> str:
         """Sorted set of failed job ids by failure time (ms)."""
@@ -151,3 +197,38 @@ class Keys:
 
     def failed_by_tag(self, key: str, value: str) -> str:
         return f"{self.prefix}:failed:tag:{key}={value}"
+
+    # ---- scheduling (schedule_store.py, recovery.py) ----------------------------------------------------------
+
+    @property
+    def schedules(self) -> str:
+        """Hash schedule name -> definition JSON (declared crons and schedules added at run time alike)."""
+        return f"{self.prefix}:schedules"
+
+    def schedule(self, name: str) -> str:
+        """Hash of a schedule's clock: version ``v``, ``next`` tick ms, ``last`` fired ms, ``fired`` count.
+
+        ``{this}:pending`` (tick -> claim ms) holds claimed ticks not yet confirmed enqueued."""
+        return f"{self.prefix}:schedule:{name}"
+
+    def recovery(self, name: str) -> str:
+        """Set (with a TTL) by the worker that runs start-up recovery hook ``name``; the others skip it."""
+        return f"{self.prefix}:recovery:{name}"
+
+    def batch(self, batch_id: str) -> str:
+        """Hash of a batch: name, status, counts per outcome, callbacks (lua/include/batch.lua documents it)."""
+        return f"{self.prefix}:batch:{batch_id}"
+
+    def batch_jobs(self, batch_id: str) -> str:
+        """Hash of a batch's jobs: job id -> pending | completed | failed | cancelled."""
+        return f"{self.prefix}:batch:{batch_id}:jobs"
+
+    @property
+    def batches(self) -> str:
+        """Sorted set of batch ids by creation time (ms)."""
+        return f"{self.prefix}:batches"
+
+    @property
+    def batches_finished(self) -> str:
+        """Sorted set of finished batch ids by finish time (ms), for pruning."""
+        return f"{self.prefix}:batches:finished"

@@ -24,6 +24,7 @@ from .backoff import Backoff, as_backoff
 from .client import Client, Job, JobRequest
 from .config import QueueConfig
 from .keys import DEFAULT_QUEUE
+from .limits import RateLimit, Unique
 from .spec import DEFAULT_BACKOFF, JobSpec
 from .types import JobContext, Priority, Retention
 
@@ -77,7 +78,12 @@ class EnqueueOptions(Generic[P]):
         (job,) = await self.handle._enqueue_requests([self.request(args, kwargs)], self.client)
         return job
 
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> JobCall:
+        """This call with these options, not enqueued yet (a batch's job or callback)."""
+        return JobCall(self.handle.spec, self.request(args, kwargs))
+
     def request(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> JobRequest:
+        spec = self.handle.spec
         return JobRequest(
             function=self.handle.spec.name,
             args=tuple(args),
@@ -88,7 +94,21 @@ class EnqueueOptions(Generic[P]):
             defer_until=self.defer_until,
             job_id=self.job_id,
             tags=dict(self.tags),
+            unique=spec.unique,
+            limit_key=spec.rate_limit.key_for(args, kwargs) if spec.rate_limit and spec.rate_limit.key else None,
         )
+
+
+@dataclass(frozen=True)
+class JobCall:
+    """One call of a declared job, not enqueued yet: ``send_email.call("a@example.org", "Hi")``.
+
+    Batches take these instead of names and argument tuples, so a type checker checks each job's arguments
+    against its function's signature, and the batch knows each function's routing without asking Redis.
+    """
+
+    spec: JobSpec
+    request: JobRequest
 
 
 class JobFunction(Generic[P, R]):
@@ -119,6 +139,10 @@ class JobFunction(Generic[P, R]):
         client: Client | None = None,
     ) -> EnqueueOptions[P]:
         return EnqueueOptions(self, queue, priority, defer_by, defer_until, job_id, dict(tags or {}), client)
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> JobCall:
+        """This call with the declared policy, not enqueued yet (a batch's job or callback)."""
+        return JobCall(self.spec, JobRequest(self.spec.name, args, kwargs))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """Enqueue with the declared policy. ``_queue``, ``_priority``, ``_defer_by``, ``_defer_until``,
@@ -165,6 +189,9 @@ def job(
     sensitive: bool = False,
     keep_completed: Retention | int | None = None,
     keep_failed: Retention | int | None = None,
+    rate_limit: RateLimit | None = None,
+    concurrency: int | None = None,
+    unique: Unique | None = None,
 ) -> Callable[[JobCallable[P, R]], JobFunction[P, R]]: ...
 
 
@@ -190,6 +217,9 @@ def _spec(
     sensitive: bool = False,
     keep_completed: Retention | int | None = None,
     keep_failed: Retention | int | None = None,
+    rate_limit: RateLimit | None = None,
+    concurrency: int | None = None,
+    unique: Unique | None = None,
 ) -> JobSpec:
     return JobSpec(
         name=name or function.__name__,
@@ -205,4 +235,7 @@ def _spec(
         sensitive=sensitive,
         keep_completed=Retention.parse(keep_completed),
         keep_failed=Retention.parse(keep_failed),
+        rate_limit=rate_limit,
+        concurrency=concurrency,
+        unique=unique,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -16,12 +16,14 @@ from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 from arq.worker import func as arq_func
 
+from .admission import Admission
 from .config import QueueConfig
 from .errors import JobAborted
 from .failed import FailedStore
 from .internal_jobs import rerouted_job, undecodable_job
 from .keys import Keys, queue_key
-from .middleware import JobCall, build_chain, default_middleware
+from .limits import QueueLimits
+from .middleware import JobCall, LimitsMiddleware, Postponed, build_chain, default_middleware
 from .progress import CTX_REPORTER, JobReporter
 from .retention import RetentionPolicies
 from .scripts import ScriptArgs, Scripts
@@ -89,6 +91,7 @@ class WorkerRuntime:
         specs: Iterable[JobSpec] = (),
         stock_worker: bool,
         retention: RetentionPolicies | None = None,
+        queue_limits: Mapping[str, QueueLimits] | None = None,
     ) -> None:
         self.redis = redis
         self.config = config
@@ -103,7 +106,11 @@ class WorkerRuntime:
         # Under arq's own Worker, due jobs are promoted on each job start and state moves recorded here
         # (lua/transition.lua); our engine does both in its claim and finish scripts.
         self.stock_worker = stock_worker
-        self.chain = build_chain(default_middleware(self), _call_function)
+        self.admission = Admission(redis, self.scripts, self.keys, self.specs.values(), queue_limits)
+        middleware = default_middleware(self)
+        if self.admission.any:  # nothing limited: the unlimited path does not even pass through it
+            middleware.append(LimitsMiddleware(self.admission, stock_worker=stock_worker, slot_s=config.lease_s))
+        self.chain = build_chain(middleware, _call_function)
 
     async def run(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = await self._begin(ctx, spec, args, kwargs)
@@ -111,6 +118,10 @@ class WorkerRuntime:
             await self._stock_start(call)
         try:
             result = await self.chain(call)
+        except Postponed:
+            if self.stock_worker:  # arq re-scores it; the try is given back and the job recorded as delayed
+                await self.admission.postpone(call.job_id, call.queue, call.function_name or call.spec.name)
+            raise
         except ArqRetry as exc:
             if self.stock_worker:
                 await self._transition(call, "retry", error_summary(exc.__cause__ or exc))

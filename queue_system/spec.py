@@ -14,6 +14,7 @@ from typing import Any
 from .backoff import Backoff, Exponential
 from .errors import ConfigError, PermanentFailure, UnknownQueue
 from .keys import DEFAULT_QUEUE, queue_key, validate_queue_name
+from .limits import RateLimit, Unique, check_concurrency
 from .serialization import dumps, loads
 from .types import Priority, Retention
 
@@ -67,6 +68,10 @@ class JobSpec:
     # Finished records of this job's queue (see retention.py); None = the queue's or the configured default.
     keep_completed: Retention | None = None
     keep_failed: Retention | None = None
+    # Limits (limits.py): starts per window and running at once across all workers; how enqueues collapse.
+    rate_limit: RateLimit | None = None
+    concurrency: int | None = None
+    unique: Unique | None = None
 
     def __post_init__(self) -> None:
         if not inspect.iscoroutinefunction(self.function):
@@ -79,6 +84,10 @@ class JobSpec:
             raise ConfigError(f"job {self.name!r}: max_tries must be >= 1")
         if self.timeout_s <= 0:
             raise ConfigError(f"job {self.name!r}: timeout must be > 0 seconds")
+        try:
+            check_concurrency(self.concurrency, "concurrency")
+        except ConfigError as exc:
+            raise ConfigError(f"job {self.name!r}: {exc}") from None
         for exc_type in (*self.retry_on, *self.fail_on):
             if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
                 raise ConfigError(f"job {self.name!r}: {exc_type!r} is not an exception type")
@@ -86,6 +95,11 @@ class JobSpec:
     @property
     def info(self) -> FunctionInfo:
         return FunctionInfo(queue=self.queue, priority=self.priority, sensitive=self.sensitive)
+
+    @property
+    def limited(self) -> bool:
+        """Whether a worker must admit this function's jobs (a rate limit or a cap of its own)."""
+        return self.rate_limit is not None or self.concurrency is not None
 
     def is_retryable(self, exc: BaseException) -> bool:
         """Retry what ``retry_on`` names unless ``fail_on`` or :class:`PermanentFailure` says otherwise."""

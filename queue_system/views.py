@@ -136,6 +136,7 @@ class JobPage:
     total: int | None
     more: bool
     jobs: list[JobInfo]
+    next_cursor: int | None = None  # a search's position to continue from (None: not a search, or its end)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +146,7 @@ class JobPage:
             "limit": self.limit,
             "total": self.total,
             "more": self.more,
+            "next_cursor": self.next_cursor,
             "jobs": [job.to_dict() for job in self.jobs],
         }
 
@@ -170,3 +172,29 @@ class AbortResult:
             "previous_state": self.previous_state and self.previous_state.value,
             "state": self.state and self.state.value,
         }
+
+
+@dataclass(frozen=True)
+class JobAction:
+    """What an action on one job did: ``outcome`` (removed, promoted, retried) and the state it found."""
+
+    job_id: str
+    outcome: str
+    previous_state: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Jobs completed and failed per minute over the last ``minutes`` (oldest first), read from the event
+    stream (so at most what it still holds, about ``QS_EVENTS_MAXLEN`` events)."""
+
+    start_ms: int
+    minutes: int
+    completed: list[int]
+    failed: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

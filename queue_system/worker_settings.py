@@ -8,6 +8,9 @@ arq worker serves one queue (the first of ``queues``); ``queue-system worker`` s
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,10 +21,14 @@ from .crypto import Cipher
 from .errors import ConfigError
 from .internal_jobs import INTERNAL_SPECS
 from .keys import DEFAULT_QUEUE, queue_key, validate_queue_name
+from .limits import QueueLimits
 from .logging_setup import configure_logging, get_logger
+from .recovery import RecoveryHook
 from .registry import JobFunction, set_current_client
 from .retention import QueueRetention, RetentionPolicies, result_ttl_ms
 from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerCodec, WorkerRuntime, arq_function
+from .schedule_types import Condition, Timed, from_arq_cron
+from .scheduler import WorkerScheduling
 from .spec import JobSpec
 from .types import JobContext, JobState
 
@@ -40,17 +47,30 @@ def worker_settings(
     on_shutdown: Hook | None = None,
     poll_delay_s: float = 0.1,
     retention: Mapping[str, QueueRetention] | None = None,
+    cron_jobs: Sequence[Timed | Any] = (),
+    schedules: Sequence[Condition | Timed] = (),
+    recovery: Sequence[RecoveryHook] = (),
+    limits: Mapping[str, QueueLimits] | None = None,
     name: str = "WorkerSettings",
 ) -> type:
     """Validate the declaration and return a class whose attributes arq's Worker accepts (plus ``qs_*`` extras).
 
     ``retention`` sets queues' record retention (``{"product-items": QueueRetention.of(completed=10, failed=5)}``);
     see retention.py for how it combines with the jobs' own ``keep_completed``/``keep_failed``.
+
+    ``cron_jobs`` (``cron(job, "0 2 * * *")``, or arq's own ``arq.cron.cron(...)`` declarations, converted) and
+    ``schedules`` (conditions, alerts) fire exactly once per tick across every worker (scheduler.py; arq's own
+    cron is never run); ``recovery`` hooks run at start-up in one worker of those starting together.
+    ``limits`` sets queues' rate limits and concurrency caps (``{"product-items": QueueLimits(rate=RateLimit(5,
+    per=10), concurrency=2)}``), enforced across all workers on top of each job's own (limits.py).
     """
     config = config or QueueConfig.from_env()
     specs = _specs(jobs)
-    for queue in retention or {}:
+    for queue in [*(retention or {}), *(limits or {})]:
         validate_queue_name(queue)
+    for queue, queue_limits in (limits or {}).items():
+        if not isinstance(queue_limits, QueueLimits):
+            raise ConfigError(f"limits[{queue!r}] must be a QueueLimits, not {queue_limits!r}")
     policies = RetentionPolicies.resolve(config, specs, retention)
     served = [validate_queue_name(q) for q in (config.worker_queues or queues or _queues_of(specs))]
     if concurrency < 1:
@@ -60,6 +80,8 @@ def worker_settings(
     if sensitive and cipher is None:
         raise ConfigError(f"jobs {sorted(sensitive)} are sensitive: set QS_ENCRYPTION_KEYS")
     all_specs = [*specs, *INTERNAL_SPECS]
+    crons = [c if isinstance(c, Timed) else from_arq_cron(c) for c in cron_jobs]
+    scheduling = WorkerScheduling([*crons, *schedules], recovery)
     codec = WorkerCodec(
         known=[s.name for s in all_specs],
         max_payload_bytes=config.max_payload_bytes,
@@ -76,8 +98,10 @@ def worker_settings(
             specs=all_specs,
             stock_worker=not ctx.get(CTX_ENGINE),
             retention=policies,
+            queue_limits=limits,
         )
         await _publish(runtime, specs, served)
+        await runtime.admission.publish(served)
         ctx[CTX_RUNTIME] = runtime
         ctx.setdefault(CTX_DEFAULT_QUEUE, served[0])
         client = Client(ctx["redis"], config, codec)
@@ -87,8 +111,10 @@ def worker_settings(
         log.info("worker.started", queues=served, functions=len(specs), concurrency=concurrency)
         if on_startup:
             await on_startup(ctx)
+        await scheduling.start(ctx, client)
 
     async def shutdown(ctx: JobContext) -> None:
+        await scheduling.stop()
         if on_shutdown:
             await on_shutdown(ctx)
         log.info("worker.stopped")
@@ -113,6 +139,8 @@ def worker_settings(
         "qs_queues": tuple(served),
         "qs_specs": tuple(specs),
         "qs_retention": policies,
+        "qs_scheduling": scheduling,
+        "qs_limits": dict(limits or {}),
         "__doc__": f"Worker settings for {len(specs)} jobs on queues {', '.join(served)}.",
     }
     return type(name, (), attrs)
@@ -153,3 +181,18 @@ async def _publish(runtime: WorkerRuntime, specs: Sequence[JobSpec], queues: Seq
         if queues:
             pipe.sadd(runtime.keys.queues, *queues)
         await pipe.execute()
+
+
+def load_settings(path: str) -> type:
+    """Import ``module.Attribute`` from the current directory, as ``arq module.WorkerSettings`` does, and check
+    it was built by :func:`worker_settings` (raises :class:`ConfigError` otherwise)."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module, _, attribute = path.rpartition(".")
+    try:
+        settings = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"cannot import worker settings {path!r}: {exc}") from exc
+    if not isinstance(settings, type) or getattr(settings, "qs_config", None) is None:
+        raise ConfigError(f"{path} was not built with queue_system.worker_settings(...)")
+    return settings

@@ -3,6 +3,7 @@ processes, real exit codes, JSON output, all through the public read API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -86,7 +87,7 @@ async def test_events_replays_and_follows(client: Client, app_settings: type, re
         command, cwd=ROOT, env=subprocess_env(redis_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        time.sleep(1.5)  # the follower's start-up
+        await _until_following(client)  # the follower's start-up (seconds on a loaded machine)
         await api.resume("beta")
         job = await client.enqueue_job("echo", "e", _queue="alpha", _tags={"k": "v"})
         await run_burst(app_settings)
@@ -101,3 +102,14 @@ async def test_events_replays_and_follows(client: Client, app_settings: type, re
         follower.communicate(timeout=10)  # waits, and closes its pipes
     assert [e["event"] for e in seen] == ["resumed", "completed"]
     assert seen[-1]["job_id"] == job.job_id and seen[-1]["tags"] == {"k": "v"} and seen[-1]["function"] == "echo"
+
+
+async def _until_following(client: Client, timeout: float = 20) -> None:
+    """Wait until a connection blocks in XREAD: the follower is reading the stream (a fixed sleep was not enough
+    when the machine was loaded, and an event sent before that would be missed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(c.get("cmd") == "xread" for c in await client.redis.client_list()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the follower never started reading the event stream")

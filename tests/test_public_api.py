@@ -5,6 +5,19 @@ from __future__ import annotations
 import queue_system
 
 EXPECTED = {
+    "Batch",
+    "BatchClosed",
+    "BatchError",
+    "BatchInfo",
+    "BatchNotFound",
+    "BatchPage",
+    "BatchProgress",
+    "BatchStatus",
+    "JobCall",
+    "QueueLimits",
+    "RateLimit",
+    "SlowDown",
+    "Unique",
     "AbortOutcome",
     "AbortResult",
     "Counts",
@@ -59,6 +72,18 @@ EXPECTED = {
     "job",
     "use_client",
     "worker_settings",
+    # scheduling
+    "Condition",
+    "JobAlreadyStarted",
+    "Metric",
+    "Misfire",
+    "RecoveryHook",
+    "ScheduleNotFound",
+    "ScheduleState",
+    "Timed",
+    "alerts",
+    "cron",
+    "every",
 }
 
 

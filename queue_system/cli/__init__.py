@@ -7,10 +7,13 @@ from importlib.metadata import entry_points
 import click
 
 from ..crypto import generate_key
+from .batches import batch, batches
 from .common import guarded
 from .failed import failed
 from .jobs import enqueue, size
 from .observe import events, job, jobs, stats
+from .ops import health, restart, supervise, workers
+from .schedules import cancel, deferred, reschedule, schedules
 from .steer import abort, clean, pause, resume
 from .worker import worker
 
@@ -72,7 +75,11 @@ main.add_command(worker)
 main.add_command(enqueue)
 main.add_command(size)
 main.add_command(failed)
+main.add_command(batches)
+main.add_command(batch)
 for command in (stats, jobs, job, events, pause, resume, abort, clean):
+    main.add_command(command)
+for command in (schedules, deferred, reschedule, cancel, supervise, restart, workers, health):
     main.add_command(command)
 
 

@@ -14,7 +14,7 @@ import click
 from ..api import QueueAPI
 from ..client import Client
 from ..config import QueueConfig
-from ..errors import ConfigError, JobNotFound, QueueSystemError, RedisUnavailable
+from ..errors import ConfigError, JobNotFound, QueueSystemError, RedisUnavailable, ScheduleNotFound
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ EXIT_CONFIG = 5
 
 _EXIT_FOR: list[tuple[type[Exception], int]] = [
     (JobNotFound, EXIT_NOT_FOUND),
+    (ScheduleNotFound, EXIT_NOT_FOUND),
     (RedisUnavailable, EXIT_REDIS_UNAVAILABLE),
     (ConfigError, EXIT_CONFIG),
     (QueueSystemError, EXIT_ERROR),

@@ -10,8 +10,10 @@ writes nothing, so a job enqueued later under that id runs normally (unlike arq'
 
 ARGV[1] key prefix   ARGV[2] now ms   ARGV[3] events maxlen   ARGV[4] job id
 ARGV[5] result ttl ms ("0" = store no result, "-1" = keep it forever)
+ARGV[6] "1" = cancel only a job that has not started: an active one is left running and reported "started"
 Returns { outcome, the state the job was in }: outcome "aborted" (taken off its queue), "cancelling" (active:
-its worker was told), "finished" (it had ended already) or "not_found" (no record of it).
+its worker was told), "started" (active, with ARGV[6] = "1"), "finished" (it had ended already) or "not_found"
+(no record of it).
 ]]
 --!include state
 local prefix, now, maxlen, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -20,6 +22,9 @@ local rec = redis.call("HMGET", meta, "s", "q", "tg", "f", "et")
 local state = rec[1]
 if not state then
   return { "not_found", "" }
+end
+if state == "active" and ARGV[6] == "1" then
+  return { "started", state }
 end
 if state == "active" then
   redis.call("SADD", prefix .. ":aborting", id)

@@ -35,6 +35,7 @@ elseif state == "waiting" or state == "delayed" or state == "retrying" then
       redis.call("ZREM", qkey, id)
       redis.call("DEL", "arq:job:" .. id, "arq:retry:" .. id, meta, prefix .. ":logs:" .. id)
       count(prefix, queue, rec[2], state, -1)
+      batch_job_ended(prefix, ARGV[2], maxlen, id, rec[2], "aborted")  -- its batch counts it as cancelled
       removed = removed + 1
     else
       kept = kept + 1

@@ -19,11 +19,17 @@ Outcomes:
   aborted              the job was cancelled by an abort request: as failed, but recorded as aborted.
   retry                another try later: re-score at the due time, release the lease, count one ended attempt.
   requeue              give the job back untried (graceful shutdown): release the lease and uncount the try.
+  postpone             the job did not start (a limit was full) or asked to slow down (errors.SlowDown): as
+                       requeue, but re-scored at its due time, recorded as delayed and counted in
+                       {prefix}:postponed (include/limits.lua).
+Every accepted outcome gives back the job's concurrency-cap slots, if limits are configured.
 Returns one 1 (recorded) or 0 (lease not ours: outcome discarded) per entry.
 ]]
 --!include state
 --!include retain
+--!include limits
 local prefix, now, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local limited = load_limits(prefix)
 local answers = {}
 local policies = {}
 local arq_aborts = nil  -- whether arq's own abort set exists (a plain-arq client's Job.abort); asked once
@@ -35,6 +41,7 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
   else
     local wake = prefix .. ":wake:" .. queue
     local meta = prefix .. ":meta:" .. id
+    if limited then release_caps(prefix, id, queue) end
     if outcome == "retry" then
       redis.call("DEL", lease)
       redis.call("ZADD", qkey, due, id)
@@ -43,6 +50,12 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
       move(prefix, id, queue, e[13], "active", "retrying", now)
       emit(prefix, maxlen, "retrying", id, queue, e[14], e[13], "try", e[12], "error", err,
         "due", string.format("%d", math.floor(tonumber(due))))
+      redis.call("LPUSH", wake, "1")
+      redis.call("LTRIM", wake, 0, 0)
+    elseif outcome == "postpone" then
+      redis.call("DEL", lease)
+      redis.call("DECR", "arq:retry:" .. id)
+      postpone_job(prefix, id, qkey, queue, "active", e[13], e[14], due, now)
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     elseif outcome == "requeue" then

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from .base import CallNext, JobCall, Middleware, Services, build_chain
 from .failed_store import FailedStoreMiddleware
+from .limits import CTX_ADMITTED, LimitsMiddleware, Postponed
 from .log_context import LogContextMiddleware
+from .metrics import MetricsMiddleware
 from .retries import RetriesMiddleware
 from .timeout import TimeoutMiddleware
 
 
 def default_middleware(services: Services) -> list[Middleware]:
-    """Outermost first: log context, then the failed store sees only final failures, then retries, then timeout."""
+    """Outermost first: log context, metrics (see each attempt's outcome), then the failed store sees only final
+    failures, then retries, then timeout."""
     return [
         LogContextMiddleware(),
+        MetricsMiddleware(),
         FailedStoreMiddleware(services),
         RetriesMiddleware(lost_attempts_budget=services.config.lost_attempts_budget),
         TimeoutMiddleware(),
@@ -20,11 +24,15 @@ def default_middleware(services: Services) -> list[Middleware]:
 
 
 __all__ = [
+    "CTX_ADMITTED",
     "CallNext",
     "FailedStoreMiddleware",
     "JobCall",
+    "LimitsMiddleware",
     "LogContextMiddleware",
+    "MetricsMiddleware",
     "Middleware",
+    "Postponed",
     "RetriesMiddleware",
     "Services",
     "TimeoutMiddleware",

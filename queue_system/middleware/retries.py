@@ -3,6 +3,7 @@
 A retryable exception with tries left becomes ``arq.Retry(defer=backoff)``; anything else propagates and is final.
 Attempts whose worker died count as tries; a job that lost its worker ``lost_attempts_budget`` times, or whose
 tries were all used up by lost attempts, fails as :class:`WorkerLost` without running again, instead of looping.
+:class:`SlowDown` is no failure: it becomes a postponement that counts no try (middleware.limits.Postponed).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 from arq.worker import Retry as ArqRetry
 
-from ..errors import PermanentFailure, Retry, WorkerLost
+from ..errors import PermanentFailure, Retry, SlowDown, WorkerLost
 from ..logging_setup import get_logger
 from .base import CallNext, JobCall
+from .limits import Postponed
 
 log = get_logger("queue_system.retries")
 
@@ -32,8 +34,11 @@ class RetriesMiddleware:
             )
         try:
             return await call_next(call)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Postponed):
             raise
+        except SlowDown as exc:  # the remote asked us to wait: not a failure, no try counted
+            log.info("job.slow_down", retry_after_s=exc.retry_after, reason=str(exc))
+            raise Postponed(exc.retry_after, str(exc)) from exc
         except (Retry, ArqRetry) as exc:
             delay = exc.defer if isinstance(exc, Retry) else (exc.defer_score or 0) / 1000
             return self._retry_or_fail(call, exc, delay, requested=True)

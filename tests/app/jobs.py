@@ -127,3 +127,36 @@ async def blocks_the_loop(ctx: JobContext, seconds: float) -> None:
 
 
 ALL += [sleeper, crasher, hour_long, reports, blocks_the_loop]
+
+
+@job(queue="beta")
+async def batch_callback(ctx: JobContext, kind: str, batch_id: str) -> str:
+    """A batch's then / catch / finally callback: records which one ran, for which batch."""
+    await record(ctx, "batch_callback", kind, batch_id)
+    return kind
+
+
+@job(queue="alpha")
+async def grows_batch(ctx: JobContext, more: int) -> int:
+    """Adds ``more`` echo jobs to its own batch (Laravel's ``$this->batch()->add(...)``)."""
+    from queue_system import Batch
+
+    batch = await Batch.of(ctx)
+    assert batch is not None, "grows_batch runs only in a batch"
+    await batch.add([echo.call(f"added {i}") for i in range(more)])
+    return more
+
+
+ALL += [batch_callback, grows_batch]
+
+
+@job(queue="alpha", max_tries=1)
+async def needs_fix(ctx: JobContext, key: str, note: str = "") -> str:
+    """Fails until the test creates ``key``: a failed job that succeeds when retried after the fix."""
+    await record(ctx, "needs_fix", key, note)
+    if not await ctx["redis"].exists(key):
+        raise ValueError(f"{key} is not fixed yet")
+    return "fixed"
+
+
+ALL += [needs_fix]

@@ -127,6 +127,8 @@ local function any_aborting(prefix)
   return aborting_known
 end
 
+--!include batch
+
 -- end_job: record a job's outcome (completed, failed or aborted) in its record, counters, index and events.
 -- known: false, or what the caller knows for sure of the job -- { state, tags, function, tries } -- which saves
 -- reading the record (finish.lua: a job whose lease we hold is active, and its worker has its tags). The caller
@@ -145,6 +147,7 @@ local function end_job(prefix, now, maxlen, id, queue, state, err, known)
     redis.call("HSET", meta, "s", state, "ft", now, "t", rec[4])
   end
   move(prefix, id, queue, rec[2], rec[1], state, now)
+  batch_job_ended(prefix, now, maxlen, id, rec[2], state)
   if any_aborting(prefix) then redis.call("SREM", prefix .. ":aborting", id) end
   if err ~= "" then
     emit(prefix, maxlen, state, id, queue, rec[3], rec[2], "try", rec[4], "error", err)
