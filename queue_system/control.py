@@ -2,9 +2,10 @@
 
 Each worker subscribes to ``{prefix}:control`` (Redis pub/sub) on a connection and in a task of its own, so an
 abort reaches it while all its slots run long jobs (python-arq/arq#290), independently of the listener that
-waits for new work. Messages are ``abort <job id>`` (published by lua/abort.lua). Pub/sub keeps no messages, so
-after each (re)subscription the listener reads ``{prefix}:aborting`` once: an abort sent while it was
-reconnecting is carried out then (lease renewal checks the same set too, see lua/renew.lua).
+waits for new work. Messages are ``abort <job id>`` (published by lua/abort.lua) and ``restart <value>``
+(restart.py). Pub/sub keeps no messages, so after each (re)subscription the listener reads ``{prefix}:aborting``
+once: an abort sent while it was reconnecting is carried out then (lease renewal checks the same set too, see
+lua/renew.lua); a missed restart is seen by the worker's next heartbeat (monitor.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,18 @@ POLL_S = 1.0  # how long one read of the subscription waits (a read with a timeo
 
 
 class ControlListener:
-    def __init__(self, redis: Any, keys: Keys, *, on_abort: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        keys: Keys,
+        *,
+        on_abort: Callable[[str], None],
+        on_restart: Callable[[str], None] | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.on_abort = on_abort
+        self.on_restart = on_restart
         self.subscribed = asyncio.Event()
 
     async def run(self) -> None:
@@ -62,6 +71,9 @@ class ControlListener:
         command, _, argument = text.partition(" ")
         if command == "abort" and argument:
             self.on_abort(argument)
+        elif command == "restart" and argument:
+            if self.on_restart is not None:
+                self.on_restart(argument)
         else:
             log.warning("control.unknown_message", message=text[:200])
 

