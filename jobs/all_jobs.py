@@ -12,6 +12,14 @@ from queue_system import JobFunction
 
 from .certificates import CERTIFICATE_JOBS
 from .maintenance import prune_failed_jobs
+from .products.jobs import PRODUCT_JOBS
 from .scraping import SCRAPER_JOBS
+from .whatsapp.jobs import WHATSAPP_JOBS
 
-ALL_JOBS: list[JobFunction[Any, Any]] = [prune_failed_jobs, *CERTIFICATE_JOBS, *SCRAPER_JOBS]
+ALL_JOBS: list[JobFunction[Any, Any]] = [
+    prune_failed_jobs,
+    *CERTIFICATE_JOBS,
+    *SCRAPER_JOBS,
+    *WHATSAPP_JOBS,
+    *PRODUCT_JOBS,
+]

@@ -29,6 +29,20 @@ _ENV_NAMES = {
     "mail_from": "MAIL_FROM",
     "email_rate_per_minute": "EMAIL_RATE_PER_MINUTE",
     "mail_sink_dir": "MAIL_SINK_DIR",
+    "whatsapp_api_url": "WHATSAPP_API_URL",
+    "whatsapp_token": "WHATSAPP_TOKEN",
+    "whatsapp_phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
+    "whatsapp_waba_id": "WHATSAPP_WABA_ID",
+    "whatsapp_api_version": "WHATSAPP_API_VERSION",
+    "whatsapp_messages_per_second": "WHATSAPP_MESSAGES_PER_SECOND",
+    "whatsapp_recipient_interval_s": "WHATSAPP_RECIPIENT_INTERVAL_S",
+    "whatsapp_recovery_window_s": "WHATSAPP_RECOVERY_WINDOW_S",
+    "product_items_rate": "PRODUCT_ITEMS_RATE",
+    "product_items_window_s": "PRODUCT_ITEMS_WINDOW_S",
+    "product_items_concurrency": "PRODUCT_ITEMS_CONCURRENCY",
+    "product_items_keep_completed": "PRODUCT_ITEMS_KEEP_COMPLETED",
+    "product_items_keep_failed": "PRODUCT_ITEMS_KEEP_FAILED",
+    "batch_status_concurrency": "BATCH_STATUS_CONCURRENCY",
 }
 
 
@@ -53,10 +67,32 @@ class AppSettings(BaseModel):
     smtp_url: str = DEFAULT_SMTP_URL
     smtp_pool_size: int = Field(default=4, ge=1, le=100)
     mail_from: str = "Certificates <certificates@example.test>"
-    # The seam for send-rate limiting: 0 means unlimited. Enforced per worker process until the framework's
-    # shared queue rate limits exist (see jobs/certificates/pacing.py).
-    email_rate_per_minute: float = Field(default=0, ge=0)
+    # Emails started per minute across every worker (the email-sending queue's shared rate limit, jobs/limits.py);
+    # 0 means unlimited, right for the local sink.
+    email_rate_per_minute: int = Field(default=0, ge=0)
     mail_sink_dir: Path | None = None
+    # The WhatsApp Cloud API (seed 004): the Graph API's base URL, a bearer token, the sending phone number's id
+    # and the WhatsApp Business Account id (whose message templates are synced). Empty token or ids: blasts and
+    # template sync refuse to run with a clear error (``jobs.whatsapp.client.CloudApiSettings``).
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_token: str = Field(default="", repr=False)
+    whatsapp_phone_number_id: str = ""
+    whatsapp_waba_id: str = ""
+    whatsapp_api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+    # The sender's pace (Cloud API throughput is 80 messages/s by default) and the Cloud API's pair rate limit (one
+    # message per user per 6 s); 0 = unpaced. Shared by every worker process (jobs/whatsapp/shared_pacing.py).
+    whatsapp_messages_per_second: float = Field(default=80, ge=0)
+    whatsapp_recipient_interval_s: float = Field(default=6, ge=0)
+    # Workers starting within this many seconds of each other run the missed-blast recovery once.
+    whatsapp_recovery_window_s: float = Field(default=60, gt=0)
+    # Seed 003's product queues: 5 item jobs per 10 s, 2 at once, keep 10 completed / 5 failed; the batch-status
+    # queue 5 at once (jobs/products/queue_settings.py). Defaults, to be raised for larger setups.
+    product_items_rate: int = Field(default=5, ge=1)
+    product_items_window_s: float = Field(default=10, gt=0)
+    product_items_concurrency: int = Field(default=2, ge=1)
+    product_items_keep_completed: int = Field(default=10, ge=0)
+    product_items_keep_failed: int = Field(default=5, ge=0)
+    batch_status_concurrency: int = Field(default=5, ge=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> AppSettings:

@@ -33,7 +33,6 @@ from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, Email
 from ..db.types import utcnow
 from .generation import load_participant
 from .message import CertificateEmail, build_message, new_message_id
-from .pacing import SendPacer
 from .render import format_date
 from .smtp import SmtpPool, SmtpTransientError, is_permanent, server_answer
 from .storage import CertificateStorage
@@ -77,13 +76,10 @@ class _Prepared:
 
 
 class CertificateMailer:
-    def __init__(
-        self, db: Database, storage: CertificateStorage, pool: SmtpPool, pacer: SendPacer, sender: str
-    ) -> None:
+    def __init__(self, db: Database, storage: CertificateStorage, pool: SmtpPool, sender: str) -> None:
         self.db = db
         self.storage = storage
         self.pool = pool
-        self.pacer = pacer
         self.sender = sender
 
     async def send(self, participant_id: int) -> DeliveryResult:
@@ -91,7 +87,6 @@ class CertificateMailer:
         if isinstance(prepared, DeliveryResult):
             return prepared
         data = build_message(prepared.mail)
-        await self.pacer.wait()
         async with self.pool.connection() as client:
             await self._envelope(client, prepared)
             await self._claim(prepared.delivery_id)

@@ -1,6 +1,6 @@
 """What the certificate jobs share within one worker process, kept in the job context.
 
-One database engine, one prepared font, one SMTP connection pool and one send pacer per worker process, opened
+One database engine, one prepared font and one SMTP connection pool per worker process, opened
 by the worker's ``on_startup`` hook and closed by ``on_shutdown`` (``certificate_hooks``). A worker built
 without those hooks still works: the first job opens the runtime from the environment (``runtime_from``),
 it is just never closed explicitly.
@@ -23,7 +23,6 @@ from ..worker_resources import Hook, lifecycle_hooks, resources_in
 from .delivery import CertificateMailer
 from .fonts import find_font, load_font
 from .generation import CertificateGenerator
-from .pacing import SendPacer
 from .smtp import SmtpConfig, SmtpPool
 from .storage import CertificateStorage
 
@@ -60,7 +59,6 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
         raise
     storage = CertificateStorage(settings.resolved_certificate_dir)
     smtp = SmtpPool(SmtpConfig.from_url(settings.smtp_url), settings.smtp_pool_size)
-    pacer = SendPacer(settings.email_rate_per_minute)
     log.info("certificates.runtime_opened", database=repr(db), smtp=smtp.config.describe(), storage=str(storage.root))
     return CertificateRuntime(
         settings=settings,
@@ -68,7 +66,7 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
         storage=storage,
         smtp=smtp,
         generator=CertificateGenerator(db, storage, font, settings.verify_url),
-        mailer=CertificateMailer(db, storage, smtp, pacer, settings.mail_from),
+        mailer=CertificateMailer(db, storage, smtp, settings.mail_from),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Imported so that their tables are part of ``Base.metadata`` wherever the package is loaded (Alembic, tests).
+from . import products, whatsapp  # noqa: F401
 from .engine import Database
 from .models import Base, Certificate, CertificateStatus, DeliveryStatus, EmailDelivery, Event, Participant
 

@@ -24,6 +24,11 @@ Job {{ job_id }} finished with status: {{ status }}.
     "queue-alert.txt": """\
 Queue {{ queue }} has {{ waiting }} jobs waiting, above the alert threshold of {{ threshold }}.
 """,
+    "queue-alert-rule.subject": "Queue alert: {{ summary }}",
+    "queue-alert-rule.txt": """\
+Alert {{ rule }} on queue {{ queue }}: {{ metric }} is {{ value }}, past the threshold of {{ threshold }}.
+{{ summary }}
+""",
     "price-drop.subject": "Price drop: {{ product.name }}",
     "price-drop.txt": """\
 {{ product.name }} is now {{ product.currency }} {{ product.price }} (was {{ old_price }}).

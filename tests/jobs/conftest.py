@@ -21,6 +21,8 @@ from sqlalchemy import delete
 from jobs.config import AppSettings
 from jobs.db import Certificate, Database, EmailDelivery, Event, Participant
 from jobs.db.migrate import upgrade
+from jobs.db.products import ProductBatch, ProductItem
+from jobs.db.whatsapp import WhatsAppBlast, WhatsAppDelivery, WhatsAppRecipient, WhatsAppTemplate
 from jobs.mail_sink import EmlDirectorySink, bound_port, start_sink
 from queue_system import QueueConfig
 
@@ -28,6 +30,8 @@ from .helpers import Sink, make_worker_settings
 
 PG_HOST, PG_PORT, PG_DATABASE = "127.0.0.1", 5432, "test"
 PG_USERS = ("postgres", "root")
+WHATSAPP_TABLES = (WhatsAppDelivery, WhatsAppRecipient, WhatsAppBlast, WhatsAppTemplate)
+PRODUCT_TABLES = (ProductItem, ProductBatch)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ async def database(database_target: DatabaseTarget) -> AsyncIterator[Database]:
     """The migrated database of one backend, emptied before the test."""
     db = Database(database_target.url, schema=database_target.schema)
     async with db.session() as session, session.begin():
-        for model in (EmailDelivery, Certificate, Participant, Event):
+        for model in (EmailDelivery, Certificate, Participant, Event, *WHATSAPP_TABLES, *PRODUCT_TABLES):
             await session.execute(delete(model))
     try:
         yield db

@@ -29,13 +29,13 @@ from jobs.certificates import (
     send_certificate_email,
 )
 from jobs.certificates.delivery import DeliveryOutcomeUnknown
-from jobs.certificates.pacing import SendPacer
 from jobs.certificates.runtime import open_runtime
 from jobs.certificates.smtp import SmtpConfig, SmtpTransientError, SmtpUrlError
-from jobs.config import AppSettings
+from jobs.config import AppSettings, SettingsError
 from jobs.db import Database, DeliveryStatus, EmailDelivery, Participant
+from jobs.limits import queue_limits
 from jobs.mail_sink import EmlDirectorySink, bound_port, start_sink
-from queue_system import Client, FailedFilter, QueueConfig
+from queue_system import Client, FailedFilter, QueueConfig, QueueLimits, RateLimit
 
 from ..support.queue_fixtures import run_burst
 from .helpers import Sink, create_event, make_worker_settings
@@ -371,12 +371,9 @@ def test_smtp_url_forms() -> None:
             SmtpConfig.from_url(bad)
 
 
-async def test_the_send_rate_setting_spaces_sends_evenly() -> None:
-    pacer = SendPacer(per_minute=1200)  # one every 50 ms
-    started = asyncio.get_running_loop().time()
-    await asyncio.gather(*(pacer.wait() for _ in range(5)))
-    assert asyncio.get_running_loop().time() - started >= 0.19  # four gaps of 50 ms after the first send
-    unlimited = SendPacer(per_minute=0)
-    started = asyncio.get_running_loop().time()
-    await asyncio.gather(*(unlimited.wait() for _ in range(100)))
-    assert asyncio.get_running_loop().time() - started < 0.05
+def test_the_send_rate_setting_is_a_limit_shared_by_every_worker() -> None:
+    limits = queue_limits(AppSettings(email_rate_per_minute=60))  # the Laravel seed's 60 per minute
+    assert limits["email-sending"] == QueueLimits(rate=RateLimit(60, per=60))
+    assert "email-sending" not in queue_limits(AppSettings(email_rate_per_minute=0))  # unlimited: the local sink
+    with pytest.raises(SettingsError):
+        AppSettings.from_env({"EMAIL_RATE_PER_MINUTE": "-1"})

@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from jobs.config import AppSettings
+from jobs.db import products, whatsapp  # noqa: F401  (their tables are part of Base.metadata)
 from jobs.db.engine import Database
 from jobs.db.models import Base
 from jobs.db.schema_filter import include_name

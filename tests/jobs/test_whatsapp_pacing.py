@@ -1,0 +1,40 @@
+"""The per-process pacer behind the pacing seam: sender rate, per-recipient interval, and throttle pauses.
+
+Only lower bounds on waiting are asserted (a loaded machine can make waits longer, never shorter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+
+from jobs.whatsapp.pacing import LocalPacer, Pacer
+
+
+async def elapsed(call: Awaitable[None]) -> float:
+    started = time.monotonic()
+    await call
+    return time.monotonic() - started
+
+
+async def test_sends_are_spaced_at_the_sender_rate() -> None:
+    pacer: Pacer = LocalPacer(per_second=20, recipient_interval_s=0)
+    started = time.monotonic()
+    await asyncio.gather(*(pacer.before_send(f"+62812000000{i:02d}") for i in range(6)))
+    assert time.monotonic() - started >= 5 * 0.05 * 0.95
+
+
+async def test_one_recipient_waits_its_interval_and_others_do_not() -> None:
+    pacer = LocalPacer(per_second=0, recipient_interval_s=0.3)
+    await pacer.before_send("+6281200000001")
+    other = await elapsed(pacer.before_send("+6281200000002"))
+    same = await elapsed(pacer.before_send("+6281200000001"))
+    assert same >= 0.28 and other < same
+
+
+async def test_a_throttle_pauses_every_send() -> None:
+    pacer = LocalPacer(per_second=0, recipient_interval_s=0)
+    assert await elapsed(pacer.before_send("+6281200000001")) < 0.25  # unpaced: no wait at all
+    await pacer.throttled(0.3)
+    assert await elapsed(pacer.before_send("+6281200000002")) >= 0.28
