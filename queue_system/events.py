@@ -1,7 +1,9 @@
 """The event stream: what happened to jobs and queues, for another process to follow live or replay.
 
 Events are written by the Lua scripts in the same atomic step as the change they report (include/state.lua):
-``retrying``, ``completed``, ``failed``, ``aborted``, ``progress``, ``paused``, ``resumed`` and ``cleaned``.
+``retrying``, ``completed``, ``failed``, ``aborted``, ``progress``, ``paused``, ``resumed``, ``cleaned`` and
+``removed`` (one job deleted through ``QueueAPI.remove``); the supervisor adds ``scaling_up`` and ``scaling_down``
+(``publish``).
 There is no event for a job's start or enqueue: they would add a stream entry to every claim and enqueue, the
 hot path (bench/bookkeeping.py), and the counts show both. Events go to the Redis stream ``{prefix}:events``,
 trimmed to about ``QS_EVENTS_MAXLEN`` entries (0 turns events off). A stream, unlike pub/sub, keeps the recent
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .connection import raise_if_cancelled
 from .keys import Keys
 
 if TYPE_CHECKING:
@@ -83,6 +86,11 @@ class EventStream:
         entries = await self.redis.xrevrange(self.key, count=count)
         return [Event.parse(stream_id, raw) for stream_id, raw in reversed(entries)]
 
+    async def since(self, start_ms: int, *, limit: int = 100_000) -> list[Event]:
+        """Every event the stream holds from ``start_ms`` on, oldest first (at most ``limit``)."""
+        entries = await self.redis.xrange(self.key, min=f"{start_ms}-0", max="+", count=limit)
+        return [Event.parse(stream_id, raw) for stream_id, raw in entries]
+
     async def follow(self, *, last: int = 0, after: str | None = None, block_ms: int = 5000) -> AsyncIterator[Event]:
         """Replay the last ``last`` events (or everything after the id ``after``), then yield new ones as they
         come, forever. Resuming with ``after=<the last id seen>`` misses nothing the stream still holds."""
@@ -98,8 +106,17 @@ class EventStream:
                 yield event
         while True:
             answer = await self.redis.xread({self.key: cursor}, count=500, block=block_ms)
+            raise_if_cancelled()  # redis-py may have retried through our cancellation
             for _stream, entries in answer or []:
                 for stream_id, raw in entries:
                     event = Event.parse(stream_id, raw)
                     cursor = event.id
                     yield event
+
+
+async def publish(redis: Redis, keys: Keys, maxlen: int, event: str, **values: str) -> None:
+    """Append an event that no Lua script writes (the supervisor's scaling decisions); 0 = events off."""
+    if maxlen > 0:
+        fields: dict[str | bytes, str] = {"event": event}
+        fields.update(values)
+        await redis.xadd(keys.events, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]

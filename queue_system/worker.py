@@ -38,6 +38,7 @@ from .execution import Claim, Executor, parse_claims
 from .keys import DEFAULT_QUEUE, Keys, queue_key
 from .leases import LeaseKeeper
 from .logging_setup import get_logger
+from .monitor import WorkerMonitor, WorkerOps
 from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerRuntime
 from .scripts import ScriptArgs
 from .serialization import PayloadCodec
@@ -52,13 +53,16 @@ SWEEP_BUDGET = 1000  # records per queue and state per sweep
 class QueueWorker(Worker):
     """A Worker that serves ``queues`` (highest precedence first)."""
 
-    def __init__(self, *, queues: Sequence[str], qs_config: QueueConfig, **kwargs: Any) -> None:
+    def __init__(
+        self, *, queues: Sequence[str], qs_config: QueueConfig, ops: WorkerOps | None = None, **kwargs: Any
+    ) -> None:
         kwargs.pop("queue_name", None)
         super().__init__(queue_name=queue_key(queues[0]), **kwargs)
         self.queues = list(queues)
         self.config = qs_config
         self.keys = Keys(qs_config.prefix)
         self.token_prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ops = ops or WorkerOps()
         self.running: dict[str, asyncio.Task[None]] = {}
         self._slot_freed = asyncio.Event()
         self._woken = asyncio.Event()  # a wake-up token arrived (set by the listener)
@@ -94,8 +98,10 @@ class QueueWorker(Worker):
         self.executor = Executor(runtime, self.ctx, lease_s=self.config.lease_s, leases=self.leases)
         blocking = create_redis(self.config, codec, socket_timeout_s=self.config.idle_poll_s + 5)
         control = create_redis(self.config, codec, socket_timeout_s=self.config.socket_timeout_s + 5)
-        self.control = ControlListener(control, self.keys, on_abort=self._abort)
+        self.monitor = WorkerMonitor(self, self.pool, self.keys, self.ops)  # heartbeats, stats, restart/limits
+        self.control = ControlListener(control, self.keys, on_abort=self._abort, on_restart=self.monitor.on_restart)
         helpers = [
+            asyncio.create_task(self.monitor.run()),
             asyncio.create_task(self.leases.run()),
             asyncio.create_task(self._listen_for_wakeups(blocking)),
             asyncio.create_task(self.control.run()),
@@ -125,6 +131,7 @@ class QueueWorker(Worker):
             try:
                 return await connect(self.config, codec)
             except RedisUnavailable as exc:
+                raise_if_cancelled()  # a stop signal while waiting for Redis
                 waited = time.monotonic() - started
                 if self.config.redis_wait_s and waited >= self.config.redis_wait_s:
                     raise RedisUnavailable(
@@ -227,6 +234,7 @@ class QueueWorker(Worker):
         self.running.pop(job_id, None)
         self.tasks.pop(job_id, None)
         self.leases.release(job_id)
+        self.monitor.after_job()
         self._slot_freed.set()
         self._woken.set()  # a retry this job scheduled may be due soon: let the loop recompute its wait
 
@@ -291,8 +299,19 @@ class QueueWorker(Worker):
             self._stop_deadline = time.monotonic()
             log.info("worker.stopping_now", signal=signal.Signals(signum).name, running=len(self.running))
         self._slot_freed.set()
+        self._woken.set()  # an idle loop sees the stop now, not after its poll wait
         if self._pool is None and self.main_task is not None:  # still waiting for Redis: nothing to drain
             self.main_task.cancel()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def request_stop(self, reason: str) -> None:
+        """Stop as on SIGTERM and exit 0 (a restart request, ``--max-jobs``, ``--memory``: see monitor.py)."""
+        if self._handle_signals and self._exit_watchdog is None:
+            self._arm_exit_watchdog()
+        self.handle_sig(signal.SIGTERM)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         """Runs between bytecodes even while a job blocks the loop: arm the watchdog, then hand over to the loop."""
@@ -306,7 +325,7 @@ class QueueWorker(Worker):
         limit = self.config.shutdown_grace_s + 4.5
 
         def force_exit() -> None:
-            log.error("worker.forced_exit", after_s=limit, running=len(self.running))
+            log.error("worker.forced_exit", after_s=limit, running=len(self.running), waiting_on=_pending(self.loop))
             os._exit(1)
 
         self._exit_watchdog = threading.Timer(limit, force_exit)
@@ -334,6 +353,20 @@ class QueueWorker(Worker):
             await self.on_shutdown(self.ctx)
         await close_redis(self.pool)
         self._pool = None
+
+
+def _pending(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Where each unfinished task waits (for the forced-exit log: what kept the worker from stopping)."""
+    try:
+        tasks = asyncio.all_tasks(loop)  # from the watchdog's thread: best effort, for the log only
+    except RuntimeError:
+        return []
+    found = []
+    for task in tasks:
+        frames = task.get_stack(limit=1)
+        where = f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "?"
+        found.append(f"{task.get_name()} {getattr(task.get_coro(), '__qualname__', '?')} at {where}")
+    return found
 
 
 async def sweep_retention(runtime: WorkerRuntime, queues: Sequence[str]) -> int:

@@ -147,6 +147,26 @@ qs_ensure_system_packages() {
     fi
 }
 
+# qs_ensure_browser: the Debian chromium the dashboard's browser tests drive (Playwright launches it by path; no
+# browser is ever downloaded) and the playwright Python package in .venv (a dev extra; installed here if missing).
+qs_ensure_browser() {
+    if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+        _qs_info "chromium not found; installing the Debian package chromium (for the dashboard's browser tests)"
+        _qs_apt_install chromium || true
+        if ! command -v chromium >/dev/null 2>&1; then
+            _qs_error "chromium is not installed and could not be installed automatically." \
+                "Install it (apt-get install chromium) to run the browser tests."
+            return 1
+        fi
+    fi
+    local py
+    py="$(_qs_python)"
+    if ! "$py" -c 'import playwright' >/dev/null 2>&1; then
+        _qs_info "installing the playwright Python package into .venv"
+        "$py" -m pip install -q --disable-pip-version-check 'playwright>=1.45' >&2 || return 1
+    fi
+}
+
 # qs_redis_reachable URL -> 0 if a PING to URL (redis:// or rediss://) answers within 2 s.
 qs_redis_reachable() {
     local url="${1:-}"

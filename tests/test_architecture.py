@@ -38,10 +38,14 @@ LAYERS: dict[str, int] = {
     "config": 2,
     "serialization": 2,
     "backoff": 2,
+    "cron": 2,
+    "limits": 2,
     # 3: Redis access, Lua scripts, job declarations
     "connection": 3,
     "scripts": 3,
     "spec": 3,
+    "heartbeat": 3,  # worker heartbeats (read by the condition schedules, so below them)
+    "schedule_types": 3,
     # 4: stores built on Redis, the internal routes for broken jobs
     "failed": 4,
     "internal_jobs": 4,
@@ -51,8 +55,20 @@ LAYERS: dict[str, int] = {
     "control": 4,
     "events": 4,
     "views": 4,
+    "misfire": 4,
+    "schedule_store": 4,
+    "conditions": 4,
+    "recovery": 4,
+    "alerts": 4,
+    "batch_store": 4,
+    "restart": 4,  # the restart request
+    "job_stats": 4,  # per-process job counts, flushed to Redis
+    "backlog": 4,  # oldest waiting age
+    "admission": 4,
     # 5: the middleware package (any submodule)
     "middleware": 5,
+    # 5: a worker's companion task (heartbeats, stats flush, retiring)
+    "monitor": 5,
     # 6: running one attempt; producing jobs
     "runner": 6,
     "client": 6,
@@ -61,13 +77,21 @@ LAYERS: dict[str, int] = {
     "registry": 7,
     "execution": 7,
     "api": 7,
+    "scheduler": 7,
     # 8: wiring a worker
     "worker_settings": 8,
+    # 8: batches (create through the client and the typed calls, read through the read API)
+    "batches": 8,
+    # 8: the system's Prometheus metrics (through the read API)
+    "metrics": 8,
     # 9: our Worker subclass
     "worker": 9,
-    # 10: user interfaces
+    # 9: operating it: the health/metrics router, the autoscaling supervisor
+    "health": 9,
+    "supervisor": 9,
+    # 10: user interfaces (the CLI; the dashboard and HTTP API: queue_system/web)
     "cli": 10,
-    "dashboard": 10,
+    "web": 10,
 }
 
 PACKAGE = "queue_system"

@@ -82,7 +82,7 @@ async def test_sigterm_finishes_short_jobs_and_gives_back_long_ones_untried(clie
     await wait_for_runs(client, "sleeper", 2)
     worker.signal(signal.SIGTERM)
     signalled = time.monotonic()
-    assert worker.wait(timeout=2 + 5) == 0
+    worker.assert_exits(0, timeout=2 + 5)
     assert time.monotonic() - signalled < 2 + 5
     assert await short.result(timeout=1) == "short"
     assert await client.redis.get(f"arq:retry:{long.job_id}") == b"0"  # its try was given back
@@ -98,7 +98,7 @@ async def test_a_second_signal_shortens_the_grace_period(client: Client, spawn: 
     worker.wait_for_event("worker.stopping")
     worker.signal(signal.SIGINT)
     started = time.monotonic()
-    assert worker.wait(timeout=10) == 0
+    worker.assert_exits(0, timeout=10)
     assert time.monotonic() - started < 5
 
 
@@ -110,5 +110,5 @@ async def test_a_worker_exits_within_grace_plus_five_seconds_even_when_a_job_blo
     await wait_for_runs(client, "blocks_the_loop", 1)
     worker.signal(signal.SIGTERM)
     signalled = time.monotonic()
-    assert worker.wait(timeout=15) == 1  # forced
+    worker.assert_exits(1, timeout=15)  # forced
     assert time.monotonic() - signalled < 1 + 5

@@ -111,7 +111,7 @@ def test_a_worker_can_give_up_waiting_with_a_clear_error(tmp_path: Path) -> None
     url = f"redis://127.0.0.1:{free_port()}/0"
     worker = WorkerProcess(url, tmp_path, "impatient", QS_REDIS_WAIT_S="2")
     try:
-        assert worker.wait(timeout=15) == 4
+        worker.assert_exits(4, timeout=15)
         assert "gave up after waiting" in worker.log()
     finally:
         worker.stop()
@@ -132,6 +132,6 @@ def test_sigterm_stops_a_worker_still_waiting_for_redis(tmp_path: Path) -> None:
     try:
         worker.wait_for_event("redis.waiting")
         worker.signal(signal.SIGTERM)
-        assert worker.wait(timeout=10) == 0
+        worker.assert_exits(0, timeout=10)
     finally:
         worker.stop()

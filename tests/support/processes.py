@@ -21,10 +21,12 @@ SETTINGS = "tests.app.settings.WorkerSettings"
 class WorkerProcess:
     """``queue-system worker`` in its own process; stderr (JSON lines) goes to a file the test can read."""
 
-    def __init__(self, redis_url: str, log_dir: Path, name: str, *args: str, **env: str) -> None:
+    def __init__(
+        self, redis_url: str, log_dir: Path, name: str, *args: str, settings: str = SETTINGS, **env: str
+    ) -> None:
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("w")
-        command = [sys.executable, "-m", "queue_system.cli", "worker", SETTINGS, *args]
+        command = [sys.executable, "-m", "queue_system.cli", "worker", settings, *args]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=subprocess_env(redis_url, **env), stdout=subprocess.DEVNULL, stderr=self._log
         )
@@ -63,7 +65,23 @@ class WorkerProcess:
         self.process.wait(10)
 
     def wait(self, timeout: float = 30) -> int:
-        return self.process.wait(timeout)
+        """The exit code; a process still running after ``timeout`` fails the test with the end of its log."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"{self.log_path.stem} still running after {timeout}s; its log ends:\n{self.log()[-4000:]}"
+            ) from None
+
+    def assert_exits(self, code: int, timeout: float) -> float:
+        """Wait for the exit and check its code; a wrong code fails the test with the end of the log.
+
+        Returns the seconds waited.
+        """
+        started = time.monotonic()
+        actual = self.wait(timeout)
+        assert actual == code, f"{self.log_path.stem} exited {actual}, not {code}; its log ends:\n{self.log()[-6000:]}"
+        return time.monotonic() - started
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -86,11 +104,11 @@ def spawn_env() -> dict[str, str]:
 
 @pytest.fixture
 def spawn(redis_url: str, tmp_path: Path, spawn_env: dict[str, str]) -> Iterator[Spawn]:
-    """Start worker processes (``spawn(name, *args, **env)``); all are stopped when the test ends."""
+    """Start worker processes (``spawn(name, *args, settings=..., **env)``); all are stopped when the test ends."""
     started: list[WorkerProcess] = []
 
-    def start(name: str, *args: str, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(redis_url, tmp_path, name, *args, **{**spawn_env, **env})
+    def start(name: str, *args: str, settings: str = SETTINGS, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(redis_url, tmp_path, name, *args, settings=settings, **{**spawn_env, **env})
         started.append(worker)
         return worker
 
