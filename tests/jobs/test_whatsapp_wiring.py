@@ -26,7 +26,10 @@ from .whatsapp_fixtures import add_template, cloud_api, number
 from .wiring_support import WIRE_SETTINGS, blast_status, events, started, until, worker_env
 
 __all__ = ["cloud_api"]
-SLACK_S = 0.25
+# Times are taken where the stand-in API receives the messages: a loaded 2-core machine delays single requests by a
+# few hundred ms. Per-process limits would give windows of ~0.5 s (20/s) and 0 s between one person's messages, so
+# this slack still tells shared limits from per-process ones.
+SLACK_S = 0.4
 
 
 @pytest.fixture
