@@ -15,7 +15,7 @@ from jobs.scraping import send_email, send_webhook
 from jobs.scraping.errors import DeliveryRejected, NotConfigured, ServerError, TemplateError
 from jobs.scraping.runtime import CTX_KEY, ScrapingRuntime
 from jobs.scraping.webhooks import sign, verify_signature
-from queue_system import Client, JobFailed
+from queue_system import Client, JobFailed, QueueAPI
 
 from ..support.queue_fixtures import run_burst
 from .conftest import DatabaseTarget
@@ -142,6 +142,21 @@ async def test_through_the_queue_5xx_is_retried_and_4xx_is_not(
     assert (receiver.app.hits["/flaky"], receiver.app.hits["/gone"]) == (2, 1)
     ids = {d.delivery_id for d in receiver.app.deliveries if d.path == "/flaky"}
     assert ids == {flaky.job_id}  # the same delivery id on the retry: the receiver can deduplicate
+
+
+async def test_a_429_postpones_the_webhook_without_using_a_try(
+    receiver: Receiver,  # noqa: F811
+    scraper_worker: type,  # noqa: F811
+    client: Client,
+) -> None:
+    job = await send_webhook.options(client=client).enqueue(receiver.url("/limited"), {"n": 1}, "e")
+    await run_burst(scraper_worker, queues=["notifications"])  # waits for the postponed job to come back
+    assert (await job.result(timeout=1))["status"] == 204
+    info = await QueueAPI(client).job(job.job_id)
+    assert info.state == "completed" and info.tries == 1  # the 429 did not use a try
+    assert (info.started_at_ms or 0) - (info.enqueued_at_ms or 0) >= 1000  # it came back after Retry-After
+    assert (await QueueAPI(client).postponed())[send_webhook.name] == 1
+    assert receiver.app.hits["/limited"] == 2
 
 
 async def test_each_endpoint_is_rate_limited(runtime: ScrapingRuntime, receiver: Receiver) -> None:  # noqa: F811
