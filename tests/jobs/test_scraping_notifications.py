@@ -164,7 +164,6 @@ async def test_a_429_postpones_the_webhook_without_using_a_try(
 
 
 async def test_each_endpoint_is_rate_limited(runtime: ScrapingRuntime, receiver: Receiver) -> None:  # noqa: F811
-
     runtime.webhook_limiter = KeyedLimiter(lambda _key: HostLimit(rate_per_s=20, concurrency=8))
     started = time.monotonic()
     for n in range(5):
