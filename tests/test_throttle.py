@@ -74,7 +74,7 @@ async def test_try_acquire_says_how_long_and_records_nothing_when_refused(redis:
     assert await limiter.try_acquire("t", 2, 0.5) == 0.0
     assert await limiter.try_acquire("t", 2, 0.5) == 0.0
     wait = await limiter.try_acquire("t", 2, 0.5)
-    assert 0.3 < wait <= 0.5
+    assert 0 < wait <= 0.5
     assert await redis.zcard("qs:rate:t:t") == 2  # the refusal took nothing
     await asyncio.sleep(wait)
     assert await limiter.try_acquire("t", 2, 0.5) == 0.0
@@ -91,13 +91,13 @@ async def test_several_scopes_are_taken_together_or_not_at_all(redis: Redis) -> 
 
 async def test_a_pause_holds_for_every_holder_and_only_gets_longer(redis: Redis) -> None:
     one, other = SharedRateLimiter(redis), SharedRateLimiter(redis)
-    assert await one.pause("host:b", 0.4) == pytest.approx(0.4, abs=0.01)
-    assert await other.pause("host:b", 0.1) > 0.3  # a shorter pause leaves the longer one
-    assert 0.3 < await other.try_acquire("host:b", 0, 1) <= 0.4  # limit 0: no rate, yet the pause applies
-    assert 0.3 < await other.paused_for("host:b") <= 0.4
     started = time.monotonic()
+    assert await one.pause("host:b", 0.4) == pytest.approx(0.4, abs=0.01)
+    assert await other.pause("host:b", 0.1) > 0.1  # a shorter pause leaves the longer one
+    assert 0 < await other.try_acquire("host:b", 0, 1) <= 0.4  # limit 0: no rate, yet the pause applies
+    assert 0 < await other.paused_for("host:b") <= 0.4
     await other.acquire("host:b", 100, 1)
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 0.38
     assert await other.paused_for("host:b") == 0.0
 
 
@@ -107,8 +107,8 @@ async def test_a_long_wait_raises_throttled_a_slow_down_instead_of_sleeping(redi
     started = time.monotonic()
     with pytest.raises(Throttled) as caught:
         await limiter.acquire("host:c", 1, 1, max_wait_s=1)
-    assert time.monotonic() - started < 1
-    assert isinstance(caught.value, SlowDown) and 29 < caught.value.retry_after <= 30
+    assert time.monotonic() - started < 5  # it did not sleep the 30 s
+    assert isinstance(caught.value, SlowDown) and 25 < caught.value.retry_after <= 30
 
 
 async def test_a_released_start_does_not_count(redis: Redis) -> None:

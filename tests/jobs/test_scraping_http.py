@@ -182,8 +182,9 @@ async def test_the_host_rate_holds_across_fetchers_sharing_redis(site: Site, red
     finally:
         await server.stop()
     assert len(arrivals) == 25
-    # exact by Redis's clock (tests/test_throttle.py); here with 0.1 s slack for the way from grant to server
-    assert most_in_a_window(arrivals, 0.9) <= 10
+    # exact by Redis's clock (tests/test_throttle.py); here with 0.25 s slack for the way from grant to server
+    # (three unshared gates would let about 22 through in that time)
+    assert most_in_a_window(arrivals, 0.75) <= 10
     assert arrivals[-1] - arrivals[0] >= 2 * 0.95  # 25 starts at 10 per 1 s window need two more windows
 
 
@@ -191,9 +192,9 @@ async def test_a_429_pauses_the_host_for_every_fetcher(site: Site, redis_url: st
     settings = ScraperSettings(timeout_s=2, host_rate_per_s=0, user_agents=USER_AGENTS)
     async with _sharing(redis_url, settings, 2) as (first, second):
         site.shop.retry_after = "1"
+        started = time.monotonic()  # before the pause starts: a lower bound that holds on a loaded machine
         with pytest.raises(RateLimited):
             await first.get(site.product_url(3, "limited"))
-        started = time.monotonic()
         assert (await second.get(site.product_url(4))).status == 200  # a short pause is waited out in-line
         assert time.monotonic() - started >= 0.9
 
