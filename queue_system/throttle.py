@@ -79,8 +79,8 @@ class Grant:
 
 
 class SharedRateLimiter:
-    """Sliding-log rate limits and pauses per scope, shared through Redis. One instance per process is enough;
-    it holds no state of its own besides the scripts."""
+    """Sliding-log rate limits and pauses per scope, shared through Redis. One instance per process is enough:
+    all the state is in Redis; the instance only names its log entries (a random token and a counter)."""
 
     def __init__(self, redis: Redis, prefix: str = "qs", *, scripts: Scripts | None = None) -> None:
         self.redis = redis
