@@ -2,8 +2,9 @@
 
 Crons (fired once per tick across every worker, see queue_system/scheduler.py):
 
-* ``prune_failed_jobs`` nightly at 02:00 in ``APP_TIME_ZONE`` (default UTC); ``run_once`` after an outage, so a
-  night missed while nothing ran is made up once at start-up.
+* ``prune_failed_jobs`` nightly at 02:00 in ``APP_TIME_ZONE`` (default UTC): failed-store entries older than 30
+  days and batches finished more than 7 days ago (old results go by each queue's retention); ``run_once`` after
+  an outage, so a night missed while nothing ran is made up once at start-up.
 
 Alerts (queue_system.alerts' ready-made rules), delivered by the notification jobs: an email through
 ``send-email`` (template ``queue-alert-rule``) to ``ALERT_EMAIL`` (comma-separated) and a signed webhook POST through

@@ -33,6 +33,7 @@ from .errors import (
     ScheduleNotFound,
     SerializationError,
     SlowDown,
+    Throttled,
     UndecodablePayload,
     UnknownPriority,
     UnknownQueue,
@@ -48,6 +49,7 @@ from .registry import JobCall, JobFunction, current_client, job, use_client
 from .retention import QueueRetention
 from .schedule_store import ScheduleState
 from .schedule_types import Condition, Metric, Misfire, Timed, cron, every
+from .throttle import Grant, Rate, SharedRateLimiter
 from .types import JobContext, JobState, Priority, Retention
 from .views import AbortOutcome, AbortResult, Counts, JobInfo, JobPage, LogLine, QueueStats, Totals
 from .worker_settings import worker_settings
@@ -80,6 +82,7 @@ __all__ = [
     "FailedStore",
     "Fixed",
     "FunctionNotFound",
+    "Grant",
     "Job",
     "JobAborted",
     "JobAlreadyStarted",
@@ -107,6 +110,7 @@ __all__ = [
     "QueueRetention",
     "QueueStats",
     "QueueSystemError",
+    "Rate",
     "RateLimit",
     "RecoveryHook",
     "RedisUnavailable",
@@ -115,7 +119,9 @@ __all__ = [
     "ScheduleNotFound",
     "ScheduleState",
     "SerializationError",
+    "SharedRateLimiter",
     "SlowDown",
+    "Throttled",
     "Timed",
     "Totals",
     "UndecodablePayload",

@@ -21,6 +21,7 @@ middleware can tell "try again later" from "this went wrong" without string matc
     ├── JobAborted                   stored as the outcome of an aborted job (job.result() raises JobFailed)
     ├── Retry                        raised by a job: retry after ``defer`` seconds (counts a try)
     ├── SlowDown                     raised by a job: the remote said "slow down"; postpone, no try counted
+    │   └── Throttled                the shared rate limiter (throttle.py) would wait longer than allowed
     ├── JobFailed                    a job's result read back as a failure (carries type and message)
     ├── PermanentFailure             raised by a job: fail at once, never retry
     │   ├── UndecodablePayload       the stored payload is not valid JSON (e.g. a planted pickle)
@@ -163,3 +164,15 @@ class SlowDown(QueueSystemError):
             raise ValueError("retry_after must be >= 0 seconds")
         super().__init__(reason or f"slow down: postponed by {retry_after:g}s")
         self.retry_after = float(retry_after)
+
+
+class Throttled(SlowDown):
+    """``SharedRateLimiter.acquire(max_wait_s=…)`` would have had to wait longer than ``max_wait_s``.
+
+    A ``SlowDown``: left to propagate out of a job, the job is postponed by the wait without counting a try,
+    instead of holding a worker slot asleep while the scope is paused or its rate is spoken for.
+    """
+
+    def __init__(self, scope: str, wait_s: float) -> None:
+        super().__init__(wait_s, f"{scope}: throttled for {wait_s:.3g}s by the shared rate limiter")
+        self.scope = scope

@@ -161,8 +161,13 @@ class Keys:
         return f"{self.prefix}:limits"
 
     def rate(self, scope: str) -> str:
-        """Sorted set of admitted starts (score = ms) of one rate limit: ``q:<queue>``, ``f:<fn>``, ``k:<fn>:<key>``."""
+        """Sorted set of admitted starts (score = ms) of one rate limit: ``q:<queue>``, ``f:<fn>``, ``k:<fn>:<key>``,
+        and ``t:<scope>`` for the shared rate limiter of throttle.py."""
         return f"{self.prefix}:rate:{scope}"
+
+    def throttle_pause(self, scope: str) -> str:
+        """String whose TTL is the pause of one throttle.py scope (a 429's Retry-After, for every process)."""
+        return f"{self.prefix}:throttle-pause:{scope}"
 
     def rate_tail(self, scope: str) -> str:
         """When the last job refused by a rate limit comes back (ms); refused jobs are spread from it."""

@@ -53,3 +53,5 @@ class Scripts:
         self.admit: AsyncScript = redis.register_script(script_source("admit"))
         self.release: AsyncScript = redis.register_script(script_source("release"))
         self.postpone: AsyncScript = redis.register_script(script_source("postpone"))
+        self.throttle: AsyncScript = redis.register_script(script_source("throttle"))
+        self.throttle_pause: AsyncScript = redis.register_script(script_source("throttle_pause"))

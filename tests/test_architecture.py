@@ -65,6 +65,7 @@ LAYERS: dict[str, int] = {
     "job_stats": 4,  # per-process job counts, flushed to Redis
     "backlog": 4,  # oldest waiting age
     "admission": 4,
+    "throttle": 4,  # the shared rate limiter for requests, not jobs (its Lua in scripts)
     # 5: the middleware package (any submodule)
     "middleware": 5,
     # 5: a worker's companion task (heartbeats, stats flush, retiring)

@@ -17,6 +17,11 @@ EXPECTED = {
     "QueueLimits",
     "RateLimit",
     "SlowDown",
+    # the shared rate limiter for requests (throttle.py)
+    "Grant",
+    "Rate",
+    "SharedRateLimiter",
+    "Throttled",
     "Unique",
     "AbortOutcome",
     "AbortResult",

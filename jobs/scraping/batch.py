@@ -5,9 +5,12 @@ politeness limits apply on top). Per URL:
 
     parsed            → buffered; every ``chunk_size`` records go to validate-data, then are marked "scraped"
     404/410           → "not_found"      robots.txt says no → "blocked"      changed shape → "parse_error"
-    429/5xx/timeout   → "retrying": the job raises at the end so the queue retries it later, after the largest
-                        Retry-After seen (``queue_system.Retry``) or the policy's backoff; on the last try these
-                        become "failed" and the job completes with a partial result instead of failing outright
+    429/5xx/timeout   → "retrying": the job raises at the end so the queue runs it again later for those URLs.
+                        Only 429s (or the host paused by one): ``queue_system.SlowDown`` after the largest
+                        Retry-After seen, no try used — the site asked us to wait, nothing failed. Any 5xx or
+                        timeout: a counted retry (``Retry`` after the largest Retry-After, else the policy's
+                        backoff); on the last try "retrying" URLs become "failed" and the job completes with a
+                        partial result instead of failing outright
 
 A URL is marked "scraped" only after its record's follow-up job is enqueued, so a worker dying in between
 leaves it "pending" and the next try scrapes it again; it is never marked done with its data lost.
@@ -20,7 +23,7 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from queue_system import JobContext, Retry
+from queue_system import JobContext, Retry, SlowDown
 
 from ..db.models import ScrapeStatus
 from .errors import BlockedByRobots, PageRefused, RateLimited, ScrapeParseError, ServerError, TransientFetchError
@@ -46,6 +49,7 @@ class _Run:
     records: list[tuple[str, ProductRecord]] = field(default_factory=list)
     parts: int = 0
     retry_after_s: float | None = None  # the largest Retry-After seen this try (None: no 429)
+    failed_otherwise: bool = False  # a URL failed transiently this try for a reason other than a 429
     forwarded: list[str] = field(default_factory=list)
 
     async def scrape(self, urls: Iterator[str]) -> None:
@@ -61,8 +65,10 @@ class _Run:
             self.retry_after_s = max(self.retry_after_s or 0.0, exc.retry_after_s)
             return Outcome(url, ScrapeStatus.RETRYING, 429, str(exc))
         except ServerError as exc:
+            self.failed_otherwise = True
             return Outcome(url, ScrapeStatus.RETRYING, exc.status, str(exc))
         except TransientFetchError as exc:
+            self.failed_otherwise = True
             return Outcome(url, ScrapeStatus.RETRYING, None, str(exc))
         except ScrapeParseError as exc:
             return Outcome(url, ScrapeStatus.PARSE_ERROR, None, exc.problem)
@@ -111,6 +117,8 @@ async def scrape_batch(
         counts = await progress.finish(final=last_try)
     retrying = counts.get(ScrapeStatus.RETRYING, 0)
     if retrying and not last_try:
+        if run.retry_after_s is not None and not run.failed_otherwise:
+            raise SlowDown(retry_after=run.retry_after_s, reason=f"{retrying} URLs rate limited; back later")
         if run.retry_after_s is not None:
             raise Retry(defer=run.retry_after_s, reason=f"{retrying} URLs rate limited; retrying them later")
         raise BatchIncomplete(f"{retrying} of {len(set(urls))} URLs failed transiently; retrying them later")

@@ -17,7 +17,9 @@
     └── ConnectionFailed                   could not connect
 
 ``RateLimited`` (429) is transient too, but carries the server's Retry-After, which the jobs turn into
-``queue_system.Retry(defer=…)`` so the next try waits as long as the server asked (it counts a try).
+``queue_system.SlowDown(retry_after=…)``: the job comes back as late as the server asked, without using a try.
+Its subclass ``Throttled`` says our own shared limiter would have the request wait longer than is worth waiting
+in-line (the host is paused after a 429 another process saw): the same answer, for the same reason.
 """
 
 from __future__ import annotations
@@ -83,9 +85,16 @@ class ConnectionFailed(TransientFetchError):
 class RateLimited(TransientFetchError):
     """429 Too Many Requests; ``retry_after_s`` is the server's Retry-After (or a default when it sent none)."""
 
-    def __init__(self, url: str, retry_after_s: float) -> None:
-        super().__init__(f"{url} answered 429, retry after {retry_after_s:g}s")
+    def __init__(self, url: str, retry_after_s: float, message: str = "") -> None:
+        super().__init__(message or f"{url} answered 429, retry after {retry_after_s:g}s")
         self.retry_after_s = retry_after_s
+
+
+class Throttled(RateLimited):
+    """The host's (or endpoint's) shared rate limit or pause would hold the request longer than we wait in-line."""
+
+    def __init__(self, key: str, wait_s: float) -> None:
+        super().__init__(key, wait_s, f"{key} is paused or at its rate limit for {wait_s:.3g}s more")
 
 
 class PageRefused(PermanentFailure):

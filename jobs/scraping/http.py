@@ -4,9 +4,12 @@ A fetch goes: robots.txt check (unless the job opted out) → the host's politen
 user agent in rotation, directly or through the next proxy → the answer classified:
 
     2xx, 404/410, other 4xx      returned as a ``Page``: the caller decides (parse, record "not found", refuse)
-    429                           the host is paused for Retry-After, then ``RateLimited`` (transient)
+    429                           the host is paused for Retry-After (every process), then ``RateLimited``
     5xx                           ``ServerError`` (transient)
     timeout / connection error    ``FetchTimeout`` / ``ConnectionFailed`` (transient)
+
+The host's gate (politeness.py) keeps the host's rate and pauses across every worker process through the
+framework's ``SharedRateLimiter`` when the runtime gives one; a long pause raises ``Throttled`` (a ``RateLimited``).
 
 Connections are kept alive and reused across jobs (one pool per proxy, one direct): opening a TCP (and TLS)
 connection per page would cost more than the page.
@@ -27,6 +30,7 @@ import certifi
 import httpx
 import orjson
 
+from queue_system import SharedRateLimiter
 from queue_system.logging_setup import get_logger
 
 from .errors import BlockedByRobots, ConnectionFailed, FetchTimeout, NotConfigured, RateLimited, ServerError
@@ -72,7 +76,13 @@ class FetchOptions:
 
 
 class Fetcher:
-    def __init__(self, settings: ScraperSettings, *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        settings: ScraperSettings,
+        *,
+        tls: ssl.SSLContext | None = None,
+        shared: SharedRateLimiter | None = None,
+    ) -> None:
         self.settings = settings
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
         common: dict[str, Any] = {
@@ -86,7 +96,7 @@ class Fetcher:
         self._proxied = [httpx.AsyncClient(proxy=url, **common) for url in settings.proxy_urls]
         self._proxy_turn = itertools.cycle(range(len(self._proxied))) if self._proxied else None
         self._agents = itertools.cycle(settings.user_agents)
-        self.limiter = KeyedLimiter(settings.limit_for)
+        self.limiter = KeyedLimiter(settings.limit_for, shared=shared, namespace="scrape:host")
         self.robots = RobotsCache(user_agent=settings.robots_user_agent, ttl_s=settings.robots_ttl_s)
 
     async def close(self) -> None:
@@ -107,7 +117,7 @@ class Fetcher:
             response = await self._send(client, url, params, timeout_s)
         if response.status_code == 429:
             retry_after = retry_after_s(response.headers.get("Retry-After"))
-            self.limiter.pause(host, retry_after)
+            await self.limiter.pause(host, retry_after)
             log.warning("scrape.rate_limited", host=host, retry_after_s=retry_after)
             raise RateLimited(url, retry_after)
         if response.status_code >= 500:

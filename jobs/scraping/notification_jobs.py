@@ -2,15 +2,16 @@
 
 ``send-email`` keeps the certificate emails' policy (5 tries, 3 s, 6 s, 12 s, 24 s): the same SMTP server,
 the same reasons to wait. ``send-webhook`` retries 5xx answers, timeouts and connection errors with backoff
-(2 s … 5 min), waits out a 429's Retry-After, and fails at once on any other 4xx: the receiver has said no, and
-asking again would get the same answer.
+(2 s … 5 min), waits out a 429's Retry-After without using a try (``SlowDown``; the endpoint is paused for every
+worker process meanwhile), and fails at once on any other 4xx: the receiver has said no, and asking again would
+get the same answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from queue_system import Exponential, JobContext, JobFunction, Retry, job
+from queue_system import Exponential, JobContext, JobFunction, SlowDown, job
 
 from ..certificates.smtp import SmtpLoginRefused
 from ..queues import NOTIFICATIONS
@@ -58,7 +59,7 @@ async def send_webhook(ctx: JobContext, url: str, data: Any, event: str | None =
             runtime.webhooks, runtime.webhook_limiter, url, payload, secret=secret, delivery_id=job_id(ctx)
         )
     except RateLimited as exc:
-        raise Retry(defer=exc.retry_after_s, reason=str(exc)) from exc
+        raise SlowDown(retry_after=exc.retry_after_s, reason=str(exc)) from exc
     return result.as_dict()
 
 

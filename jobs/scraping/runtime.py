@@ -4,6 +4,10 @@ One database engine, one scraping HTTP client (with its per-host gates and robot
 client (with its per-endpoint gates), one SMTP pool and the email templates per process: opened by the worker's
 ``on_startup`` hook (``scraping_hooks``) and closed by ``on_shutdown``. A worker built without the hooks still
 works: the first job opens the runtime from the environment (``runtime_from``).
+
+In a worker, the per-host and per-endpoint rates and 429 pauses go through the framework's ``SharedRateLimiter`` on
+the worker's own Redis connection and key prefix, so they hold across every worker process; without a worker
+(a script) they are per process.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from queue_system import JobContext
+from queue_system import JobContext, SharedRateLimiter
 from queue_system.logging_setup import get_logger
+from queue_system.runner import CTX_RUNTIME
 
 from ..certificates.smtp import SmtpConfig, SmtpPool
 from ..config import AppSettings
 from ..db import Database
 from ..db.migrate import current_revision, head_revision
-from ..worker_resources import Hook, lifecycle_hooks, resources_in
+from ..worker_resources import Hook, resources_in
 from .http import Fetcher, tls_context
 from .mail import TemplateRenderer
 from .politeness import KeyedLimiter
@@ -58,7 +64,17 @@ def settings_from_env() -> tuple[AppSettings, ScraperSettings]:
     return AppSettings.from_env(), ScraperSettings.from_env()
 
 
-async def open_runtime(app: AppSettings, settings: ScraperSettings) -> ScrapingRuntime:
+def shared_limiter(ctx: JobContext | None) -> SharedRateLimiter | None:
+    """The shared rate limiter on the running worker's Redis and prefix; None outside a worker."""
+    worker: Any = (ctx or {}).get(CTX_RUNTIME)
+    if worker is None:
+        return None
+    return SharedRateLimiter(worker.redis, worker.keys.prefix, scripts=worker.scripts)
+
+
+async def open_runtime(
+    app: AppSettings, settings: ScraperSettings, shared: SharedRateLimiter | None = None
+) -> ScrapingRuntime:
     """Open everything the jobs need; refuses to start on a database whose schema is behind the code."""
     db = Database(app.resolved_database_url, schema=app.database_schema)
     try:
@@ -79,25 +95,34 @@ async def open_runtime(app: AppSettings, settings: ScraperSettings) -> ScrapingR
         app=app,
         settings=settings,
         db=db,
-        fetcher=Fetcher(settings, tls=tls),
+        fetcher=Fetcher(settings, tls=tls, shared=shared),
         # No redirects: a webhook endpoint that redirects is misconfigured, and following it would send the
         # signed payload somewhere nobody chose.
         webhooks=httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook_timeout_s), follow_redirects=False, verify=tls
         ),
-        webhook_limiter=KeyedLimiter(lambda _endpoint: webhook_limit),
+        webhook_limiter=KeyedLimiter(lambda _endpoint: webhook_limit, shared=shared, namespace="webhook"),
         smtp=SmtpPool(SmtpConfig.from_url(app.smtp_url), app.smtp_pool_size),
         templates=TemplateRenderer(settings.email_template_dir),
     )
-    log.info("scraping.runtime_opened", database=repr(db), proxies=len(settings.proxy_urls))
+    log.info("scraping.runtime_opened", database=repr(db), proxies=len(settings.proxy_urls), shared_limits=bool(shared))
     return runtime
 
 
 def scraping_hooks(settings: SettingsFactory = settings_from_env) -> tuple[Hook, Hook]:
     """``(on_startup, on_shutdown)`` for ``worker_settings(...)``; ``settings`` is read when the worker starts."""
-    return lifecycle_hooks(CTX_KEY, lambda: open_runtime(*settings()))
+
+    async def on_startup(ctx: JobContext) -> None:
+        ctx[CTX_KEY] = await open_runtime(*settings(), shared_limiter(ctx))
+
+    async def on_shutdown(ctx: JobContext) -> None:
+        runtime: ScrapingRuntime | None = ctx.pop(CTX_KEY, None)
+        if runtime is not None:
+            await runtime.close()
+
+    return on_startup, on_shutdown
 
 
 async def runtime_from(ctx: JobContext) -> ScrapingRuntime:
     """The worker's runtime; opened from the environment by the first job if no startup hook did it."""
-    return await resources_in(ctx, CTX_KEY, lambda: open_runtime(*settings_from_env()))
+    return await resources_in(ctx, CTX_KEY, lambda: open_runtime(*settings_from_env(), shared_limiter(ctx)))

@@ -6,9 +6,11 @@ can be enqueued at any priority::
     await product_scraping.options(priority="critical").enqueue("https://shopee.co.id/product/123/456")
 
 Retry behaviour: 5xx, timeouts and connection errors are retried with exponential backoff (2 s, 4 s, 8 s …, at
-most 60 s, ±20 % jitter); a 429 becomes ``queue_system.Retry(defer=Retry-After)``, so the next try waits as long
-as the server asked — note that, like any retry, it counts as one of the job's tries; 404/410 complete the job
-with ``status: "not_found"`` (nothing to retry); a page that changed shape fails at once (``ScrapeParseError``).
+most 60 s, ±20 % jitter); a 429 pauses the host for every worker process and becomes
+``queue_system.SlowDown(Retry-After)``: the job comes back as late as the server asked *without* using one of its
+tries (the server did not fail, it asked us to wait), and so does a job that finds its host paused for longer than
+it waits in-line; 404/410 complete the job with ``status: "not_found"`` (nothing to retry); a page that changed
+shape fails at once (``ScrapeParseError``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
-from queue_system import Exponential, JobContext, JobFunction, PermanentFailure, Retry, job
+from queue_system import Exponential, JobContext, JobFunction, PermanentFailure, SlowDown, job
 
 from ..queues import SCRAPING
 from .batch import scrape_batch
@@ -137,11 +139,11 @@ async def batch_scraping(
 
 @contextlib.asynccontextmanager
 async def _honour_retry_after() -> AsyncIterator[None]:
-    """Turn a 429 into a retry at the time the server named (it counts as a try)."""
+    """Turn a 429 (or a host paused for long) into a postponement to the time the server named: no try used."""
     try:
         yield
     except RateLimited as exc:
-        raise Retry(defer=exc.retry_after_s, reason=str(exc)) from exc
+        raise SlowDown(retry_after=exc.retry_after_s, reason=str(exc)) from exc
 
 
 SCRAPING_JOBS: list[JobFunction[Any, Any]] = [product_scraping, shop_scraping, order_scraping, batch_scraping]

@@ -4,7 +4,8 @@ Kept apart from ``jobs.config.AppSettings`` (database, SMTP, data dir), which th
 each system's knobs live with its code. Like AppSettings, unknown fields are refused and bad values fail at start.
 
 Politeness defaults are deliberately gentle (2 requests/s and 4 at once per host): a marketplace bans scrapers
-that hammer it. They are per worker process until the framework gains shared rate limits (issue 5).
+that hammer it. In a worker the rate (and any 429 pause) holds across every worker process (the framework's
+``SharedRateLimiter``, see politeness.py); the concurrency is per process.
 """
 
 from __future__ import annotations

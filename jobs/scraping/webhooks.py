@@ -9,9 +9,11 @@ Headers (the scheme Stripe and GitHub made familiar)::
 Signing the timestamp with the body lets a receiver refuse replays older than a tolerance (``verify_signature``
 does, with 5 minutes by default). Each try is signed anew, so a retry an hour later still verifies.
 
-Outcomes: 2xx delivered; 429 → retry after Retry-After; 5xx, timeouts and connection errors → retried by the
-job's backoff; any other answer (4xx, 3xx) is final: ``DeliveryRejected``. Each endpoint is rate limited in
-the worker process (``WEBHOOK_RATE_PER_S``), so a burst of events does not flood one receiver.
+Outcomes: 2xx delivered; 429 → the endpoint paused for Retry-After (every process) and ``RateLimited``, which
+the job turns into a postponement that uses no try; 5xx, timeouts and connection errors → retried by the job's
+backoff; any other answer (4xx, 3xx) is final: ``DeliveryRejected``. Each endpoint is rate limited
+(``WEBHOOK_RATE_PER_S``) across every worker process when the limiter is shared (politeness.py), so a burst of
+events does not flood one receiver; requests in flight at once are capped per process.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ async def deliver(
         return WebhookResult(status, elapsed_ms)
     if status == 429:
         retry_after = retry_after_s(response.headers.get("Retry-After"))
-        limiter.pause(key, retry_after)
+        await limiter.pause(key, retry_after)
         raise RateLimited(url, retry_after)
     if status >= 500:
         raise ServerError(url, status)

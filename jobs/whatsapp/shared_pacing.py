@@ -2,65 +2,24 @@
 
 Why a ``Pacer`` and not a rate limit on a job: a blast is one job that sends thousands of messages (claiming
 windows of deliveries in the database, at most once each), so the unit the Cloud API limits -- a message -- is
-not a job. The framework's rate limits admit job *starts*; here the same sliding-log limiter
-(``queue_system/lua/include/limits.lua``'s ``rate_wait``, included verbatim, under the same ``{prefix}:rate:``
-key space and Redis's own clock) admits each *message*. Both limits are checked and recorded in one script call,
-so a message is admitted only when the sender has room *and* the recipient's 6 s have passed, by any worker
-process of any host. A throttle answer (429 / 130429) pauses the sender for every process through one key.
+not a job. The framework's rate limits admit job *starts*; its ``SharedRateLimiter`` (queue_system/throttle.py,
+the same sliding log by Redis's own clock) admits anything else, here each *message*. Both limits are checked and
+recorded in one script call (``acquire_all``), so a message is admitted only when the sender has room *and* the
+recipient's 6 s have passed, by any worker process of any host. A throttle answer (429 / 130429) pauses the sender
+for every process, and gives the throttled message's recipient its turn back.
 
-Scopes: ``k:whatsapp:sender:<phone number id>`` (``per_second`` messages in any 1 s window) and
-``k:whatsapp:to:<E.164>`` (1 message per ``recipient_interval_s``); the pause key is
-``{prefix}:whatsapp:pause:<sender scope>``.
+Scopes (throttle.py keys them ``{prefix}:rate:t:<scope>``, pauses ``{prefix}:throttle-pause:t:<scope>``):
+``whatsapp:sender:<phone number id>`` (``per_second`` messages a second) and ``whatsapp:to:<E.164>`` (1 message
+per ``recipient_interval_s``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import uuid
 from typing import Any
 
-from queue_system.scripts import script_source
+from queue_system import Grant, Rate, SharedRateLimiter
 
 from .pacing import RECIPIENT_INTERVAL_S
-
-# ARGV: prefix, sender scope, sender n (0 = unlimited), sender window ms, recipient scope ("" = none),
-# recipient window ms, member id. Returns 0 when the message may go now (its starts recorded), else ms to wait.
-_ADMIT = (
-    script_source("limits", "lua/include")
-    + """
-local prefix = ARGV[1]
-local now = limits_now()
-local paused = redis.call("PTTL", prefix .. ":whatsapp:pause:" .. ARGV[2])
-if paused > 0 then return paused end
-local rates = {}
-if tonumber(ARGV[3]) > 0 then rates[#rates + 1] = { ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]) } end
-if ARGV[5] ~= "" then rates[#rates + 1] = { ARGV[5], 1, tonumber(ARGV[6]) } end
-local wait = 0
-for _, r in ipairs(rates) do
-  wait = math.max(wait, rate_wait(prefix .. ":rate:" .. r[1], r[2], r[3], now))
-end
-if wait > 0 then return wait end
-for _, r in ipairs(rates) do
-  local key = prefix .. ":rate:" .. r[1]
-  redis.call("ZADD", key, now, ARGV[7])
-  redis.call("PEXPIRE", key, r[3] + 1000)
-end
-return 0
-"""
-)
-
-# KEYS[1] the pause key, KEYS[2] the recipient's rate log (or the pause key again); ARGV[1] ms, ARGV[2] the
-# throttled message's member ("" = none). Extends the pause, never shortens one another process set, and takes
-# the throttled message out of its recipient's log: it was not taken, so its resend does not wait 6 s.
-_PAUSE = """
-if redis.call("PTTL", KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call("SET", KEYS[1], "1", "PX", ARGV[1])
-end
-if ARGV[2] ~= "" then redis.call("ZREM", KEYS[2], ARGV[2]) end
-return 0
-"""
-
 
 REMEMBERED = 4096  # more than the messages one process has in flight at once
 
@@ -76,56 +35,30 @@ class RedisPacer:
         per_second: float,
         recipient_interval_s: float = RECIPIENT_INTERVAL_S,
     ) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.sender_scope = f"k:whatsapp:sender:{sender}"
-        # n starts per window: a fractional rate (0.5/s) becomes 1 per 2 s, an integral one n per 1 s.
-        self.sender_n, self.sender_window_ms = _per_window(per_second)
-        self.recipient_window_ms = round(recipient_interval_s * 1000)
-        self._admit = redis.register_script(_ADMIT)
-        self._pause = redis.register_script(_PAUSE)
-        self._token = uuid.uuid4().hex[:12]
-        self._ids = itertools.count()
-        self._last: dict[str, str] = {}  # phone -> its admitted message's log member, until the answer comes
+        self.limiter = SharedRateLimiter(redis, prefix)
+        self.sender = Rate.per_second(f"whatsapp:sender:{sender}", per_second)
+        self.recipient_interval_s = recipient_interval_s
+        self._last: dict[str, Grant] = {}  # phone -> its admitted message's grant, until the answer comes
+
+    def _recipient(self, phone: str) -> Rate | None:
+        return Rate(f"whatsapp:to:{phone}", 1, self.recipient_interval_s) if self.recipient_interval_s > 0 else None
 
     async def before_send(self, phone: str) -> None:
-        recipient = f"k:whatsapp:to:{phone}" if self.recipient_window_ms > 0 else ""
-        while True:
-            member = f"{self._token}:{next(self._ids)}"
-            args = [
-                self.prefix,
-                self.sender_scope,
-                self.sender_n,
-                self.sender_window_ms,
-                recipient,
-                self.recipient_window_ms,
-                member,
-            ]
-            wait_ms = int(await self._admit(keys=[], args=args))
-            if wait_ms <= 0:
-                if recipient:
-                    self._remember(phone, member)
-                return
-            await asyncio.sleep(wait_ms / 1000)
+        recipient = self._recipient(phone)
+        grant = await self.limiter.acquire_all([self.sender, recipient] if recipient else [self.sender])
+        if recipient:
+            self._remember(phone, grant)
 
-    def _remember(self, phone: str, member: str) -> None:
+    def _remember(self, phone: str, grant: Grant) -> None:
         """Only the latest admissions can still be throttled (the answer comes right after): keep a bounded few."""
         self._last.pop(phone, None)
-        self._last[phone] = member
+        self._last[phone] = grant
         if len(self._last) > REMEMBERED:
             del self._last[next(iter(self._last))]
 
     async def throttled(self, retry_after_s: float, phone: str | None = None) -> None:
-        ms = max(1, round(retry_after_s * 1000))
-        pause = f"{self.prefix}:whatsapp:pause:{self.sender_scope}"
-        member = self._last.pop(phone, "") if phone else ""
-        log_key = f"{self.prefix}:rate:k:whatsapp:to:{phone}" if member else pause
-        await self._pause(keys=[pause, log_key], args=[ms, member])
-
-
-def _per_window(per_second: float) -> tuple[int, int]:
-    if per_second <= 0:
-        return 0, 1000
-    if per_second >= 1:
-        return round(per_second), 1000
-    return 1, round(1000 / per_second)
+        await self.limiter.pause(self.sender.scope, retry_after_s)
+        grant = self._last.pop(phone, None) if phone else None
+        recipient = self._recipient(phone) if phone else None
+        if grant is not None and recipient is not None:
+            await self.limiter.release(grant, recipient.scope)

@@ -225,7 +225,8 @@ class Delivery:
 
 @dataclass
 class WebhookReceiver:
-    """Verifies every delivery's signature; answers by path: /ok 200, /flaky 503 once then 200, /gone 410."""
+    """Verifies every delivery's signature; answers by path: /ok 200, /flaky 503 once then 200, /gone 410,
+    /limited 429 (Retry-After: 1) once then 200."""
 
     secret: str
     deliveries: list[Delivery] = field(default_factory=list)
@@ -244,6 +245,8 @@ class WebhookReceiver:
             return Response(401, b"bad signature")
         if request.path == "/flaky" and self.hits[request.path] == 1:
             return Response(503, b"busy")
+        if request.path == "/limited" and self.hits[request.path] == 1:
+            return Response(429, b"slow down", headers={"Retry-After": "1"})
         if request.path == "/gone":
             return Response(410, b"this endpoint was removed")
         return Response(204)

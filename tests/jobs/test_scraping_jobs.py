@@ -18,7 +18,7 @@ from jobs.scraping import (
     search_products,
     shop_scraping,
 )
-from queue_system import Client, JobFailed
+from queue_system import Client, JobFailed, QueueAPI
 
 from ..support.queue_fixtures import run_burst
 from .scraping_fixtures import (  # noqa: F401
@@ -108,7 +108,7 @@ async def test_404_is_recorded_not_retried_and_a_changed_page_fails_with_a_parse
     assert site.shop.hits["/changed/product/1/9"] == 1  # never retried
 
 
-async def test_429_waits_for_retry_after_and_5xx_and_timeouts_retry_with_backoff(
+async def test_429_postpones_without_a_try_and_5xx_and_timeouts_retry_with_backoff(
     site: Site,  # noqa: F811
     scraper_worker: type,  # noqa: F811
     client: Client,
@@ -123,6 +123,12 @@ async def test_429_waits_for_retry_after_and_5xx_and_timeouts_retry_with_backoff
     assert (await flaky.result(timeout=1))["status"] == "scraped"
     assert site.shop.hits["/limited/product/1/21"] == 2 and site.shop.hits["/flaky/product/2/22"] == 2
     assert time.monotonic() - started >= 1.0  # the 429's retry waited for Retry-After
+    api = QueueAPI(client)
+    limited_info, flaky_info = await api.job(limited.job_id), await api.job(flaky.job_id)
+    assert limited_info.tries == 1  # the 429 postponed the job (SlowDown) without using a try
+    assert (limited_info.started_at_ms or 0) - (limited_info.enqueued_at_ms or 0) >= 1000  # back after Retry-After
+    assert flaky_info.tries == 2  # the 503 did use one
+    assert (await api.postponed())[product_scraping.name] == 1
 
 
 async def test_a_shop_is_scraped_page_by_page_and_a_changed_page_stops_it(
@@ -180,7 +186,7 @@ async def test_a_batch_records_progress_per_url_and_finishes_with_a_partial_succ
     scraper_worker: type,  # noqa: F811
     client: Client,
 ) -> None:
-    site.shop.limited_times, site.shop.retry_after = 10, "0"  # 429 through every try, and no wait between them
+    site.shop.flaky_times, site.shop.retry_after = 10, "0"  # 503 through every try; a 429 asks for no wait
     good = [site.product_url(i) for i in range(100, 160)]
     urls = [*good, f"{site.url}/product/1/999999", site.product_url(5, "changed"), site.product_url(6, "private")]
     urls += [site.product_url(8, "flaky"), site.product_url(7, "limited"), good[0]]  # a duplicate is scraped once
@@ -195,10 +201,27 @@ async def test_a_batch_records_progress_per_url_and_finishes_with_a_partial_succ
         "total": 65,
         "counts": expected,
     }
-    assert site.shop.hits[urls[-2].removeprefix(site.url)] == 4  # once per try
-    assert site.shop.hits[urls[-3].removeprefix(site.url)] == 2  # the 503 was fetched again on the second try
+    assert site.shop.hits[urls[-3].removeprefix(site.url)] == 4  # the 503 once per try, then "failed"
+    assert site.shop.hits[urls[-2].removeprefix(site.url)] == 2  # the 429 was fetched again on the second try
     assert sum(site.shop.hits[u.removeprefix(site.url)] for u in good) == 60  # settled URLs are not fetched again
     async with scraper_db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Product)) == 61
         failed = await session.scalar(select(ScrapeItem).where(ScrapeItem.status == "parse_error"))
         assert failed is not None and "JSON-LD" in (failed.error or "")
+
+
+async def test_a_batch_stopped_only_by_429s_comes_back_without_using_a_try(
+    site: Site,  # noqa: F811
+    scraper_db: Database,  # noqa: F811
+    scraper_worker: type,  # noqa: F811
+    client: Client,
+) -> None:
+    site.shop.retry_after = "1"
+    urls = [site.product_url(i) for i in range(200, 220)] + [site.product_url(7, "limited")]
+    job = await batch_scraping.options(client=client, job_id="batch-429").enqueue(urls, concurrency=4)
+    await run_burst(scraper_worker, queues=["scraping"])
+    assert (await job.result(timeout=1))["counts"] == {"scraped": 21}
+    info = await QueueAPI(client).job("batch-429")
+    assert info.tries == 1 and (await QueueAPI(client).postponed())[batch_scraping.name] == 1
+    assert site.shop.hits[urls[-1].removeprefix(site.url)] == 2
+    assert sum(site.shop.hits[u.removeprefix(site.url)] for u in urls[:-1]) == 20  # the second run fetched only it

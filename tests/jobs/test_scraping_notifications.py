@@ -3,6 +3,7 @@ verifies every signature, and what each answer means for retries."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import time
 from email.message import EmailMessage
@@ -10,12 +11,15 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from jobs.scraping import send_email, send_webhook
 from jobs.scraping.errors import DeliveryRejected, NotConfigured, ServerError, TemplateError
+from jobs.scraping.politeness import KeyedLimiter
 from jobs.scraping.runtime import CTX_KEY, ScrapingRuntime
-from jobs.scraping.webhooks import sign, verify_signature
-from queue_system import Client, JobFailed
+from jobs.scraping.settings import HostLimit
+from jobs.scraping.webhooks import deliver, sign, verify_signature
+from queue_system import Client, JobFailed, QueueAPI, SharedRateLimiter
 
 from ..support.queue_fixtures import run_burst
 from .conftest import DatabaseTarget
@@ -144,13 +148,49 @@ async def test_through_the_queue_5xx_is_retried_and_4xx_is_not(
     assert ids == {flaky.job_id}  # the same delivery id on the retry: the receiver can deduplicate
 
 
-async def test_each_endpoint_is_rate_limited(runtime: ScrapingRuntime, receiver: Receiver) -> None:  # noqa: F811
-    from jobs.scraping.politeness import KeyedLimiter
-    from jobs.scraping.settings import HostLimit
+async def test_a_429_postpones_the_webhook_without_using_a_try(
+    receiver: Receiver,  # noqa: F811
+    scraper_worker: type,  # noqa: F811
+    client: Client,
+) -> None:
+    job = await send_webhook.options(client=client).enqueue(receiver.url("/limited"), {"n": 1}, "e")
+    await run_burst(scraper_worker, queues=["notifications"])  # waits for the postponed job to come back
+    assert (await job.result(timeout=1))["status"] == 204
+    info = await QueueAPI(client).job(job.job_id)
+    assert info.state == "completed" and info.tries == 1  # the 429 did not use a try
+    assert (info.started_at_ms or 0) - (info.enqueued_at_ms or 0) >= 1000  # it came back after Retry-After
+    assert (await QueueAPI(client).postponed())[send_webhook.name] == 1
+    assert receiver.app.hits["/limited"] == 2
 
+
+async def test_each_endpoint_is_rate_limited(runtime: ScrapingRuntime, receiver: Receiver) -> None:  # noqa: F811
     runtime.webhook_limiter = KeyedLimiter(lambda _key: HostLimit(rate_per_s=20, concurrency=8))
     started = time.monotonic()
     for n in range(5):
         await send_webhook(ctx_for(runtime), receiver.url("/ok"), {"n": n})
     assert time.monotonic() - started >= 4 / 20 - 0.01
     assert WEBHOOK_SECRET and len(receiver.app.deliveries) == 5
+
+
+async def test_an_endpoint_rate_holds_across_processes_sharing_redis(
+    runtime: ScrapingRuntime,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    redis_url: str,
+) -> None:
+    redis = Redis.from_url(redis_url)
+    limit = HostLimit(rate_per_s=10, concurrency=8)
+    # two worker processes' limiters: each alone would let 10 a second through, together still 10
+    limiters = [KeyedLimiter(lambda _k: limit, shared=SharedRateLimiter(redis), namespace="webhook") for _ in range(2)]
+    url = receiver.url("/ok")
+    started = time.monotonic()
+    try:
+        await asyncio.gather(
+            *(
+                deliver(runtime.webhooks, limiters[n % 2], url, {"n": n}, secret=WEBHOOK_SECRET, delivery_id=f"d{n}")
+                for n in range(25)
+            )
+        )
+    finally:
+        await redis.aclose()
+    assert time.monotonic() - started >= 2 * 0.95  # 25 at 10 per 1 s window: two more windows
+    assert len(receiver.app.deliveries) == 25 and all(d.verified for d in receiver.app.deliveries)
