@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.params import Depends as DependsParam
@@ -32,7 +33,12 @@ from .jobs import create_product_items_async, get_batch_job_progress, retry_fail
 from .planner import MAX_QUANTITY
 
 PREFIX = "/api/products"
-ERRORS = {BatchNotFound: 404, InvalidItemRequest: 422, QrPrefixConflict: 409, ItemRangeOutsideBatch: 409}
+ERRORS: dict[type[Exception], int] = {
+    BatchNotFound: 404,
+    InvalidItemRequest: 422,
+    QrPrefixConflict: 409,
+    ItemRangeOutsideBatch: 409,
+}
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ def product_router(
     async def progress(batch_id: int, b: ProductBackends = using) -> JSONResponse:
         items = await batch_progress(b.db, batch_id)  # 404 for an unknown batch, before asking the queue
         jobs = await get_batch_job_progress(b.queues, batch_id)
-        return answer(batch_id=batch_id, **jobs, items=items.as_dict())
+        fields: dict[str, Any] = {"batch_id": batch_id, **jobs, "items": items.as_dict()}
+        return answer(**fields)
 
     @router.post("/batches/{batch_id}/retry", dependencies=writes)
     async def retry(batch_id: int, b: ProductBackends = using) -> JSONResponse:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.params import Depends as DependsParam
@@ -47,7 +47,7 @@ from .queries import Page, blast_detail, list_blasts, list_deliveries, list_temp
 
 PREFIX = "/api/whatsapp"
 MAX_RECIPIENTS = 100_000
-ERRORS = {
+ERRORS: dict[type[Exception], int] = {
     BlastNotFound: 404,
     TemplateNotFound: 422,  # named in the request body
     NoValidRecipients: 422,
@@ -106,31 +106,7 @@ def whatsapp_router(
 
     @router.post("/blasts", dependencies=writes, status_code=201)
     async def create(body: BlastIn, b: WhatsAppBackends = using) -> JSONResponse:
-        numbers = validate_numbers(body.recipients, body.default_region)
-        if numbers.rejected and not body.skip_invalid:
-            reasons = "; ".join(f"{r.input!r}: {r.reason}" for r in numbers.rejected[:20])
-            more = f" (and {len(numbers.rejected) - 20} more)" if len(numbers.rejected) > 20 else ""
-            return answer(
-                f"{len(numbers.rejected)} invalid phone numbers: {reasons}{more}",
-                http_status=422,
-                rejected=numbers.rejected,
-            )
-        draft = BlastDraft(
-            body.name,
-            body.template,
-            body.language,
-            numbers.valid,  # validated above; create_blast checks them again (cheap, and its contract)
-            body.variables,
-            body.send_at,
-        )
-        created = await create_blast(b.db, draft, b.scheduler)
-        data = created.as_dict()
-        data["rejected"] = numbers.rejected
-        data["duplicates"] = numbers.duplicates
-        what = "scheduled" if body.send_at else "saved as a draft"
-        return answer(
-            f"Blast {created.blast_id} {what} for {created.total_recipients} recipients", http_status=201, **data
-        )
+        return await _create(body, b)
 
     @router.get("/blasts", dependencies=reads)
     async def blasts(
@@ -144,14 +120,7 @@ def whatsapp_router(
 
     @router.patch("/blasts/{blast_id}", dependencies=writes)
     async def change(blast_id: int, body: BlastChange, b: WhatsAppBackends = using) -> JSONResponse:
-        fields = body.model_fields_set
-        if not fields:
-            return answer("nothing to change: send name, variables or send_at", http_status=422)
-        if "name" in fields or "variables" in fields:
-            await update_blast(b.db, blast_id, name=body.name, variables=body.variables)
-        if "send_at" in fields:
-            await reschedule_blast(b.db, blast_id, body.send_at, b.scheduler)
-        return answer(f"Blast {blast_id} updated", blast=await blast_detail(b.db, blast_id))
+        return await _change(blast_id, body, b)
 
     @router.post("/blasts/{blast_id}/cancel", dependencies=writes)
     async def cancel(blast_id: int, b: WhatsAppBackends = using) -> JSONResponse:
@@ -186,5 +155,32 @@ def mount_whatsapp(
     app.include_router(whatsapp_router(backends, read=read, write=write))
 
 
+async def _create(body: BlastIn, b: WhatsAppBackends) -> JSONResponse:
+    numbers = validate_numbers(body.recipients, body.default_region)
+    if numbers.rejected and not body.skip_invalid:
+        reasons = "; ".join(f"{r.input!r}: {r.reason}" for r in numbers.rejected[:20])
+        more = f" (and {len(numbers.rejected) - 20} more)" if len(numbers.rejected) > 20 else ""
+        message = f"{len(numbers.rejected)} invalid phone numbers: {reasons}{more}"
+        return answer(message, http_status=422, rejected=numbers.rejected)
+    # numbers.valid are E.164 already; create_blast validates them again (its own contract)
+    draft = BlastDraft(body.name, body.template, body.language, numbers.valid, body.variables, body.send_at)
+    created = await create_blast(b.db, draft, b.scheduler)
+    data = {**created.as_dict(), "rejected": numbers.rejected, "duplicates": numbers.duplicates}
+    what = "scheduled" if body.send_at else "saved as a draft"
+    return answer(f"Blast {created.blast_id} {what} for {created.total_recipients} recipients", http_status=201, **data)
+
+
+async def _change(blast_id: int, body: BlastChange, b: WhatsAppBackends) -> JSONResponse:
+    fields = body.model_fields_set
+    if not fields:
+        return answer("nothing to change: send name, variables or send_at", http_status=422)
+    if "name" in fields or "variables" in fields:
+        await update_blast(b.db, blast_id, name=body.name, variables=body.variables)
+    if "send_at" in fields:
+        await reschedule_blast(b.db, blast_id, body.send_at, b.scheduler)
+    return answer(f"Blast {blast_id} updated", blast=await blast_detail(b.db, blast_id))
+
+
 def _page(key: str, page: Page) -> JSONResponse:
-    return answer(total=page.total, offset=page.offset, limit=page.limit, **{key: page.items})
+    fields: dict[str, Any] = {"total": page.total, "offset": page.offset, "limit": page.limit, key: page.items}
+    return answer(**fields)

@@ -73,7 +73,7 @@ async def list_templates(db: Database, status: TemplateStatus | None) -> list[di
         return [_template(t) for t in await session.scalars(query)]
 
 
-def _blasts() -> Select[tuple[WhatsAppBlast, str]]:
+def _blasts() -> Select[WhatsAppBlast, str]:
     return select(WhatsAppBlast, WhatsAppTemplate.name.label("template")).join(
         WhatsAppTemplate, WhatsAppTemplate.id == WhatsAppBlast.template_id
     )

@@ -25,8 +25,14 @@ BLASTS = "/api/whatsapp/blasts"
 
 
 def blast_body(template: str, recipients: list[str], **extra: Any) -> dict[str, Any]:
-    return {"name": "Promo Harbolnas", "template": template, "language": "id", "variables": ["Siti"],
-            "recipients": recipients, **extra}  # fmt: skip
+    return {
+        "name": "Promo Harbolnas",
+        "template": template,
+        "language": "id",
+        "variables": ["Siti"],
+        "recipients": recipients,
+        **extra,
+    }
 
 
 async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -60,7 +66,7 @@ async def test_a_blast_is_created_moved_sent_once_and_its_deliveries_listed(
     created = await ok(
         await project_http.post(
             BLASTS, json=blast_body(template.name, recipients, send_at=later.isoformat(), default_region="ID")
-        ),  # fmt: skip
+        ),
         201,
     )
     assert (created["status"], created["total_recipients"], created["duplicates"]) == ("SCHEDULED", 12, 1)
@@ -74,8 +80,11 @@ async def test_a_blast_is_created_moved_sent_once_and_its_deliveries_listed(
     moved = await ok(await project_http.patch(f"{BLASTS}/{blast_id}", json={"send_at": even_later.isoformat()}))
     assert moved["blast"]["job_id"] == job_id  # the same deferred job, moved
     assert (await queue_api.job(job_id)).due_at_ms == int(even_later.timestamp() * 1000)
-    now = await ok(await project_http.patch(f"{BLASTS}/{blast_id}", json={"send_at": datetime.now(UTC).isoformat(),
-                                                                          "name": "Promo now"}))  # fmt: skip
+    now = await ok(
+        await project_http.patch(
+            f"{BLASTS}/{blast_id}", json={"send_at": datetime.now(UTC).isoformat(), "name": "Promo now"}
+        )
+    )
     assert (now["blast"]["name"], now["blast"]["schedule_version"]) == ("Promo now", 1)
 
     await run_burst(whatsapp_worker(config, app_settings, url))
@@ -169,8 +178,9 @@ async def test_templates_are_listed_and_synced_on_demand(
     api, url = cloud_api
     waiting = await add_template(database, TemplateStatus.SUBMITTED, name="promo_waiting")
     await add_template(database, name="promo_live")
-    api.templates = [{"id": "77", "name": waiting.name, "language": "id", "status": "REJECTED",
-                      "rejected_reason": "INVALID_FORMAT"}]  # fmt: skip
+    api.templates = [
+        {"id": "77", "name": waiting.name, "language": "id", "status": "REJECTED", "rejected_reason": "INVALID_FORMAT"}
+    ]
     listed = await ok(await project_http.get("/api/whatsapp/templates", headers=AS_VIEWER))
     assert [(t["name"], t["status"]) for t in listed["templates"]] == [
         ("promo_live", "APPROVED"),
