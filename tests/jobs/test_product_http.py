@@ -10,7 +10,7 @@ import httpx
 
 from jobs.config import AppSettings
 from jobs.db import Database
-from queue_system import QueueConfig
+from queue_system import Client, QueueAPI, QueueConfig
 
 from ..support.queue_fixtures import run_burst
 from .http_fixtures import AS_VIEWER, project_http
@@ -92,6 +92,20 @@ async def test_failed_jobs_are_retried_with_fresh_tries(
     await run_burst(product_worker(config, app_settings))
     done = await ok(await project_http.get(f"{BATCHES}/{batch_id}/progress"))
     assert (done["completed"], done["items"]["status"], done["items"]["created"]) == (2, "COMPLETED", 100)
+
+
+async def test_a_failed_batch_with_nothing_left_to_retry_stays_failed(
+    project_http: httpx.AsyncClient, database: Database, client: Client, config: QueueConfig, app_settings: AppSettings
+) -> None:
+    batch_id = await new_batch(project_http)
+    await ok(await project_http.post(f"{BATCHES}/{batch_id}/items", json={"quantity": 100, "batch_size": 50}), 202)
+    await set_planned(database, batch_id, 50)
+    await run_burst(product_worker(config, app_settings))
+    await QueueAPI(client).flush_failed()  # the failed store lost the entry (retention, or an operator flushed it)
+    retried = await ok(await project_http.post(f"{BATCHES}/{batch_id}/retry"))
+    assert retried["retried"] == 0
+    after = await ok(await project_http.get(f"{BATCHES}/{batch_id}/progress"))
+    assert after["items"]["status"] == "FAILED" and "ItemRangeOutsideBatch" in after["items"]["last_error"]
 
 
 async def test_unknown_batches_bad_input_and_roles_are_answered_never_with_a_500(
