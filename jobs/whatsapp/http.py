@@ -174,10 +174,10 @@ async def _change(blast_id: int, body: BlastChange, b: WhatsAppBackends) -> JSON
     fields = body.model_fields_set
     if not fields:
         return answer("nothing to change: send name, variables or send_at", http_status=422)
+    if "send_at" in fields:  # first: the change that can be refused (template no longer APPROVED)
+        await reschedule_blast(b.db, blast_id, body.send_at, b.scheduler)
     if "name" in fields or "variables" in fields:
         await update_blast(b.db, blast_id, name=body.name, variables=body.variables)
-    if "send_at" in fields:
-        await reschedule_blast(b.db, blast_id, body.send_at, b.scheduler)
     return answer(f"Blast {blast_id} updated", blast=await blast_detail(b.db, blast_id))
 
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from jobs.config import AppSettings
 from jobs.db import Database
-from jobs.db.whatsapp import TemplateStatus
+from jobs.db.whatsapp import TemplateStatus, WhatsAppTemplate
 from queue_system import Client, JobState, QueueAPI, QueueConfig
 
 from ..support.queue_fixtures import run_burst
@@ -192,3 +193,24 @@ async def test_templates_are_listed_and_synced_on_demand(
     rejected = await ok(await project_http.get("/api/whatsapp/templates", params={"status": "REJECTED"}))
     assert [(t["name"], t["rejection_reason"]) for t in rejected["templates"]] == [("promo_waiting", "INVALID_FORMAT")]
     assert rejected["templates"][0]["synced_at"] is not None
+
+
+async def test_a_blast_whose_template_lost_its_approval_cannot_be_moved(
+    project_http: httpx.AsyncClient, database: Database
+) -> None:
+    template = await add_template(database)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    body = blast_body(template.name, [number(1)], send_at=later.isoformat())
+    blast_id = (await ok(await project_http.post(BLASTS, json=body), 201))["blast_id"]
+    async with database.session() as session, session.begin():
+        await session.execute(
+            update(WhatsAppTemplate)
+            .where(WhatsAppTemplate.id == template.id)
+            .values(status=TemplateStatus.REJECTED, rejection_reason="PAUSED by Meta")
+        )
+    change = {"name": "renamed", "send_at": (later + timedelta(hours=1)).isoformat()}
+    message = await refused(await project_http.patch(f"{BLASTS}/{blast_id}", json=change), 409)
+    assert "REJECTED: PAUSED by Meta" in message
+    shown = (await ok(await project_http.get(f"{BLASTS}/{blast_id}")))["blast"]
+    assert shown["name"] == "Promo Harbolnas"  # nothing of the refused change was kept
+    assert abs(datetime.fromisoformat(shown["send_at"]) - later) < timedelta(milliseconds=1)
