@@ -1,6 +1,7 @@
 """The project's HTTP endpoints in ``queue-system serve`` (entry point ``queue_system.web``: ``jobs.api:install``).
 
-Today: the certificate system's endpoints (seed 000). Reads need any dashboard user or API token, changes an
+The certificate system's endpoints (seed 000), the WhatsApp blasts' (seed 004) and the product batches' (seed
+003), sharing one database engine and the dashboard's queue API. Reads need any dashboard user or API token, changes an
 admin, exactly like the dashboard's own API (queue_system.web.security).
 """
 
@@ -14,6 +15,8 @@ from queue_system.web.security import admin, context, viewer
 from .certificates.http import CertificateBackends, mount_certificates
 from .config import AppSettings
 from .db import Database
+from .products.http import ProductBackends, mount_products
+from .whatsapp.http import WhatsAppBackends, mount_whatsapp
 
 
 def install(app: FastAPI, settings: AppSettings | None = None) -> Cleanup:
@@ -24,5 +27,14 @@ def install(app: FastAPI, settings: AppSettings | None = None) -> Cleanup:
     async def backends(request: Request) -> CertificateBackends:
         return CertificateBackends(db, await context(request).api())
 
-    mount_certificates(app, backends, read=[Depends(viewer)], write=[Depends(admin)])
+    async def whatsapp(request: Request) -> WhatsAppBackends:
+        return WhatsAppBackends(db, await context(request).api())
+
+    async def products(request: Request) -> ProductBackends:
+        return ProductBackends(db, await context(request).api())
+
+    read, write = [Depends(viewer)], [Depends(admin)]
+    mount_certificates(app, backends, read=read, write=write)
+    mount_whatsapp(app, whatsapp, read=read, write=write)
+    mount_products(app, products, read=read, write=write)
     return db.dispose

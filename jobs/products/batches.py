@@ -100,18 +100,24 @@ async def batch_progress(db: Database, batch_id: int) -> BatchProgress:
 async def refresh_batch_status(db: Database, batch_id: int) -> str:
     """COMPLETED once every reserved item exists (what the batch-status queue runs when a batch's jobs ended).
 
-    Reads first and writes only when the batch is complete, so that concurrent jobs of one batch do not queue on
-    its row after every job; the write is conditional, so two jobs finishing together complete it once.
+    One query reads the status, the plan and the item count; a write happens only when the batch is complete, so
+    that concurrent jobs of one batch do not queue on its row; the write is conditional, so two jobs finishing
+    together complete it once.
     """
     async with db.session() as session, session.begin():
-        batch = await session.get(ProductBatch, batch_id)
-        if batch is None:
+        items = select(func.count()).select_from(ProductItem).where(ProductItem.batch_id == batch_id)
+        row = (
+            await session.execute(
+                select(ProductBatch.status, ProductBatch.items_planned, items.scalar_subquery()).where(
+                    ProductBatch.id == batch_id
+                )
+            )
+        ).first()
+        if row is None:
             raise BatchNotFound(f"no product batch {batch_id}")
-        if batch.status != BatchStatus.PROCESSING:
-            return batch.status
-        created = await _item_count(session, batch_id)
-        if created != batch.items_planned:
-            return batch.status
+        status, planned, created = row
+        if status != BatchStatus.PROCESSING or created != planned:
+            return str(status)
         await session.execute(
             update(ProductBatch)
             .where(ProductBatch.id == batch_id, ProductBatch.status == BatchStatus.PROCESSING)

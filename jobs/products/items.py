@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,11 @@ from .errors import BatchNotFound, ItemRangeOutsideBatch
 CHUNK_SIZE = 50
 _ITEMS: Table = ProductItem.__table__  # type: ignore[assignment]
 SEQUENCE_DIGITS = 8
+_AVAILABLE = ItemStatus.AVAILABLE.value
+_BATCHES: Table = ProductBatch.__table__  # type: ignore[assignment]
+_SQLITE_INSERT = sqlite.insert(_ITEMS).on_conflict_do_nothing()
+_POSTGRES_INSERT = postgresql.insert(_ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.sequence)
+_BATCH_RANGE = select(_BATCHES.c.qr_code_prefix, _BATCHES.c.items_planned).where(_BATCHES.c.id == bindparam("batch_id"))
 
 # Runs inside each chunk's transaction after its insert: (session, items of the range done so far, range size).
 # What it writes (progress) commits with the chunk; what it raises rolls the chunk back.
@@ -82,32 +87,35 @@ async def create_product_items(
 
 
 async def _checked_prefix(session: AsyncSession, batch_id: int, first_sequence: int, count: int) -> str:
-    batch = await session.get(ProductBatch, batch_id)
-    if batch is None:
+    # A Core select of the two columns: loading the ORM object (identity map, events) cost more than the query.
+    connection = await session.connection()
+    row = (await connection.execute(_BATCH_RANGE, {"batch_id": batch_id})).first()
+    if row is None:
         raise BatchNotFound(f"no product batch {batch_id}")
-    if first_sequence < 1 or count < 1 or first_sequence + count - 1 > batch.items_planned:
+    prefix, planned = row
+    if first_sequence < 1 or count < 1 or first_sequence + count - 1 > planned:
         raise ItemRangeOutsideBatch(
-            f"items {first_sequence}…{first_sequence + count - 1} are outside batch {batch_id}'s reserved "
-            f"1…{batch.items_planned}"
+            f"items {first_sequence}…{first_sequence + count - 1} are outside batch {batch_id}'s reserved 1…{planned}"
         )
-    return batch.qr_code_prefix
+    return str(prefix)
 
 
 async def _insert_missing(session: AsyncSession, is_sqlite: bool, batch_id: int, prefix: str, sequences: range) -> int:
+    """Insert the chunk's rows, skipping those that exist (``ON CONFLICT DO NOTHING``); returns how many it added.
+
+    Both statements are built once (module level), so SQLAlchemy reuses their compiled form. PostgreSQL: one
+    multi-row ``INSERT … RETURNING`` ("insertmanyvalues"), counting the rows that come back. SQLite: the
+    driver's ``executemany`` (the 50 single-row inserts run inside the SQLite library, in one call) and its row
+    count, ``changes()``, which counts only the rows inserted. Not ``RETURNING`` there: with aiosqlite every
+    driver call is a hand-off to its database thread and back, fetching the rows is one more per chunk, and on
+    a loaded machine those hand-offs, not SQLite's work, were most of the time (bench/product_items.py).
+    """
     now = utcnow()
     rows = [
-        {
-            "batch_id": batch_id,
-            "sequence": sequence,
-            "qr_code": qr_code(prefix, sequence),
-            "status": ItemStatus.AVAILABLE.value,
-            "created_at": now,
-        }
-        for sequence in sequences
+        {"batch_id": batch_id, "sequence": s, "qr_code": qr_code(prefix, s), "status": _AVAILABLE, "created_at": now}
+        for s in sequences
     ]
-    # Core executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT from a cached compiled form
-    # ("insertmanyvalues"), and only the rows actually inserted come back (the skipped ones return nothing).
-    dialect_insert = sqlite.insert if is_sqlite else postgresql.insert
-    statement = dialect_insert(_ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.sequence)
     connection = await session.connection()
-    return len((await connection.execute(statement, rows)).all())
+    if is_sqlite:
+        return int((await connection.execute(_SQLITE_INSERT, rows)).rowcount)
+    return len((await connection.execute(_POSTGRES_INSERT, rows)).all())

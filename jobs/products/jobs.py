@@ -97,8 +97,13 @@ async def get_batch_job_progress(api: QueueAPI, batch_id: int) -> dict[str, int]
 
 
 async def retry_failed_batch_jobs(db: Database, client: Client, batch_id: int) -> int:
-    """Re-create the batch's failed item jobs with fresh tries; the batch goes back to PROCESSING."""
+    """Re-create the batch's failed item jobs with fresh tries; the batch goes back to PROCESSING.
+
+    Only when the failed store holds some (the same filter as the retry): re-opening a FAILED batch with nothing
+    to re-run would leave it PROCESSING for good, its reason erased.
+    """
+    failed = FailedFilter(function=create_product_items.name, tags={"batch_id": str(batch_id)})
+    if not (await client.failed.list(failed, limit=1)).total:
+        return 0
     await reopen_batch(db, batch_id)
-    return await client.retry_failed_where(
-        FailedFilter(function=create_product_items.name, tags={"batch_id": str(batch_id)})
-    )
+    return await client.retry_failed_where(failed)

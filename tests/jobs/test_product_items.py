@@ -18,7 +18,7 @@ from jobs.products.batches import (
     reopen_batch,
     reserve_items,
 )
-from jobs.products.errors import InvalidItemRequest, ItemRangeOutsideBatch, QrPrefixConflict
+from jobs.products.errors import BatchNotFound, InvalidItemRequest, ItemRangeOutsideBatch, QrPrefixConflict
 from jobs.products.items import create_product_items, qr_code
 from jobs.products.planner import plan_product_items
 
@@ -133,3 +133,18 @@ async def test_a_failed_batch_is_reopened_when_its_jobs_are_retried(database: Da
     await reopen_batch(database, batch_id)
     await create_product_items(database, batch_id, 1, 100)
     assert await refresh_batch_status(database, batch_id) == BatchStatus.COMPLETED
+
+
+async def test_a_partly_made_range_counts_only_what_it_added_and_unknown_batches_are_refused(
+    database: Database,
+) -> None:
+    batch_id = await create_batch(database, "B", qr_code_prefix="P-")
+    await reserve_items(database, batch_id, 100)
+    assert (await create_product_items(database, batch_id, 31, 40)).inserted == 40  # 31…70 exist
+    again = await create_product_items(database, batch_id, 1, 100)  # chunks 1…50 and 51…100, each partly there
+    assert (again.inserted, again.already_present) == (60, 40)
+    assert await refresh_batch_status(database, batch_id) == BatchStatus.COMPLETED
+    with pytest.raises(BatchNotFound):
+        await create_product_items(database, 999_999, 1, 10)
+    with pytest.raises(BatchNotFound):
+        await refresh_batch_status(database, 999_999)
