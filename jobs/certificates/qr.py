@@ -18,14 +18,17 @@ from PIL import Image
 QR_MASK = 4
 QR_BORDER = 2  # quiet-zone modules around the symbol (the standard asks for 4; the page margin adds the rest)
 PIXELS_PER_MODULE = 4
+_LIGHT = b"\xff"
+_GREY = bytes([255] + [0] * 255)  # segno's matrix holds 0 for a light module, non-zero for a dark one
 
 
 def qr_image(data: str) -> Image.Image:
     """The QR code for ``data`` as a black-on-white image, ``PIXELS_PER_MODULE`` pixels per module."""
-    code = segno.make_qr(data, error="m", mask=QR_MASK)
-    rows = list(code.matrix_iter(border=QR_BORDER))
-    side = len(rows)
-    pixels = bytes(0 if dark else 255 for row in rows for dark in row)
+    code = segno.make_qr(data, error="m", mask=QR_MASK, boost_error=False)
+    side = len(code.matrix) + 2 * QR_BORDER
+    quiet_row, quiet = _LIGHT * side, _LIGHT * QR_BORDER
+    rows = [bytes(row).translate(_GREY) for row in code.matrix]  # whole rows in C, not module by module
+    pixels = quiet_row * QR_BORDER + b"".join(quiet + row + quiet for row in rows) + quiet_row * QR_BORDER
     image = Image.frombytes("L", (side, side), pixels)
     return image.resize((side * PIXELS_PER_MODULE, side * PIXELS_PER_MODULE), Image.Resampling.NEAREST)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from .fonts import FONT_FAMILY, CertificateFont, normalize
+from .fpdf_font import add_font
 from .qr import draw_qr
 
 PAGE_W, PAGE_H = 297.0, 210.0  # A4 landscape, mm
@@ -58,8 +59,12 @@ def format_date(day: date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def render_certificate(content: CertificateContent, font: CertificateFont) -> bytes:
-    """The certificate as PDF bytes. Raises ``fonts.UnsupportedText`` if the font cannot write the name."""
+def render_certificate(content: CertificateContent, font: CertificateFont, *, reuse_font: bool = True) -> bytes:
+    """The certificate as PDF bytes. Raises ``fonts.UnsupportedText`` if the font cannot write the name.
+
+    ``reuse_font=False`` lets fpdf2 parse the font file for this document itself (``FPDF.add_font``); the
+    benchmark and the tests compare it with the default, the font parsed once per process (``fpdf_font``).
+    """
     name = normalize(content.participant_name)
     font_file = font.file_for(normalize(content.texts()))
     pdf = FPDF(orientation="L", unit="mm", format="A4")
@@ -67,7 +72,10 @@ def render_certificate(content: CertificateContent, font: CertificateFont) -> by
     pdf.set_margins(0, 0, 0)
     pdf.set_title(f"Certificate {content.number}")
     pdf.set_creator("queue-system certificates")
-    pdf.add_font(FONT_FAMILY, "", str(font_file.path))
+    if reuse_font:
+        add_font(pdf, FONT_FAMILY, font_file.path)
+    else:
+        pdf.add_font(FONT_FAMILY, "", str(font_file.path))
     pdf.add_page()
     _frame(pdf)
     top = 32.0  # without a logo the text block sits a little lower, nearer the page's optical centre
