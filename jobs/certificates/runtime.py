@@ -22,6 +22,7 @@ from ..db.migrate import current_revision, head_revision
 from ..worker_resources import Hook, lifecycle_hooks, resources_in
 from .delivery import CertificateMailer
 from .fonts import find_font, load_font
+from .fpdf_font import preload
 from .generation import CertificateGenerator
 from .smtp import SmtpConfig, SmtpPool
 from .storage import CertificateStorage
@@ -54,6 +55,7 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
     try:
         await _check_migrated(db)
         font = await asyncio.to_thread(load_font, find_font(settings.certificate_font), settings.cache_dir)
+        await asyncio.to_thread(preload, [prepared.path for prepared in font.prepared])  # parsed for fpdf2 once
     except BaseException:
         await db.dispose()
         raise
