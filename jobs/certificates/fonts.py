@@ -5,9 +5,10 @@ with the number of glyphs in the file: DejaVu Sans has about 6000, which costs ~
 process (``load_font`` is cached), the font is cut into small prepared fonts, one per group of scripts a name is
 usually written in (Latin; extended Latin with Vietnamese; Greek; Cyrillic), without layout tables (fpdf2 does
 no shaping here) and without hinting, and written to the cache directory under a name keyed by the source
-font's content, where the next process finds them (a changed source font gets new files). Each document uses the smallest one that has every
-glyph of its text; text that needs more uses the full font (slower, still correct); text that even the full
-font cannot show is refused up front, because a certificate with empty boxes for a name is worse than none.
+font's content, where the next process finds them (a changed source font gets new files). Each document uses
+the smallest one that has every glyph of its text; text that needs more uses the full font (slower, still
+correct); text that even the full font cannot show is refused up front, because a certificate with empty boxes
+for a name is worse than none. ``fpdf_font`` then parses each prepared file for fpdf2 once per process.
 
 The font is not part of the repository: by default it is DejaVu Sans from the Debian package
 ``fonts-dejavu-core``; ``CERTIFICATE_FONT`` points at any other TrueType file.

@@ -41,7 +41,7 @@ _RELIED_ON = frozenset({"i", "ttfont", "subset", "desc", "missing_glyphs", "bigg
 
 def fast_path_available() -> bool:
     """Whether the installed fpdf2 has the ``TTFFont`` this module was written for."""
-    return _RELIED_ON <= set(getattr(TTFFont, "__slots__", ()))
+    return set(getattr(TTFFont, "__slots__", ())) >= _RELIED_ON
 
 
 _FAST = fast_path_available()
