@@ -11,9 +11,9 @@ That fontTools object is opened with ``recalcBBoxes=False``. With the default, s
 re-encodes the outline of every glyph, only to recompute bounding boxes that the prepared font (``fonts``)
 already has right. That step was about a third of ``output``.
 
-Measured on the demo's names (bench/certificates.py, see bench/RESULTS.md): fpdf2 alone about 37 ms per
-certificate, with this module about 22 ms. The rest is fontTools subsetting the font for each document, which
-fpdf2 always does.
+Measured on the demo's names (bench/certificates.py, see bench/RESULTS.md): fpdf2 alone takes about 34 ms per
+certificate, and about 20 ms with this module. Most of what is left is fontTools subsetting and saving the font
+for each document (~11 ms), which fpdf2's ``output`` always does.
 
 This relies on ``TTFFont``'s attributes. fpdf2 is pinned in pyproject.toml. ``fast_path_available`` checks them
 when the module is imported: if they changed, documents fall back to fpdf2's own ``add_font``. This is slower
