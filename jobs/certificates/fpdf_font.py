@@ -29,7 +29,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import fpdf
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
@@ -104,7 +103,3 @@ def _parsed(path: Path) -> _Template | None:
         return None
     font.close()  # the template's own fontTools object is never used again; each document opens its own
     return _Template(font, data)
-
-
-def fpdf2_version() -> str:
-    return str(fpdf.FPDF_VERSION)
