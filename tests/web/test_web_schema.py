@@ -19,7 +19,7 @@ EXAMPLES = {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 2}  # per opera
 
 
 def test_no_request_gets_a_server_error(live_dashboard: LiveServer) -> None:
-    raw = httpx.get(f"{live_dashboard.url}/openapi.json").json()
+    raw = httpx.get(f"{live_dashboard.url}/openapi.json", timeout=30).json()
     schema = schemathesis.openapi.from_dict(raw)
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     session = requests.Session()  # one keep-alive connection for every request
