@@ -193,26 +193,25 @@ async def job_form(request: Request, job_id: str, action: JobVerb, _p: Admin) ->
     return back(request, f"jobs/{job_id}", f"{job_id}: {result.outcome}")
 
 
-@router.post("/failed/retry")
-async def failed_retry_form(
-    request: Request,
-    _p: Admin,
+def _failed_filter_form(
     queue: Annotated[str, Form(max_length=100)] = "",
     function: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    flt = FailedFilter(queue=queue or None, function=function or None)
+) -> FailedFilter:
+    """The failed page's filter form, which its bulk actions (retry, flush) submit with them."""
+    return FailedFilter(queue=queue or None, function=function or None)
+
+
+FailedFilterForm = Annotated[FailedFilter, Depends(_failed_filter_form)]
+
+
+@router.post("/failed/retry")
+async def failed_retry_form(request: Request, _p: Admin, flt: FailedFilterForm) -> Response:
     retried = await (await context(request).api()).retry_where(flt)
     return back(request, "failed", f"retried {retried} failed job(s)")
 
 
 @router.post("/failed/flush")
-async def failed_flush_form(
-    request: Request,
-    _p: Admin,
-    queue: Annotated[str, Form(max_length=100)] = "",
-    function: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    flt = FailedFilter(queue=queue or None, function=function or None)
+async def failed_flush_form(request: Request, _p: Admin, flt: FailedFilterForm) -> Response:
     forgotten = await (await context(request).api()).flush_failed(flt)
     return back(request, "failed", f"forgot {forgotten} failed job(s)")
 

@@ -10,13 +10,14 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from queue_system import Client, QueueAPI, QueueConfig
+from queue_system import Client, JobState, QueueAPI, QueueConfig
 from queue_system.web import create_app, create_dashboard, mount_dashboard
 from queue_system.web.auth import Principal
 from queue_system.web.context import NavLink
 from queue_system.web.limits import LoginLimiter
 from queue_system.web.pages import render
 from queue_system.web.security import viewer
+from tests.support.queue_fixtures import run_burst
 from tests.web.conftest import ADMIN, ADMIN_PASSWORD, ADMIN_TOKEN, VIEWER, VIEWER_PASSWORD, Http, web_settings
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -146,3 +147,26 @@ async def test_later_sections_plug_in_as_routers(web_config: QueueConfig, client
         page = await http.get("/widgets")
         assert page.status_code == 200 and 'href="http://dash.test/widgets">Widgets</a>' in page.text
         assert "/api/v1/widgets" in (await http.get("/openapi.json")).json()["paths"]
+
+
+async def test_failed_page_forms_retry_and_flush_by_filter(
+    dashboard: FastAPI, client: Client, app_settings: type
+) -> None:
+    for spec in app_settings.qs_specs:
+        client.register(spec.name, spec.info)
+    alpha = [(await client.enqueue_job("always_fails", f"a{i}", _queue="alpha")).job_id for i in range(2)]
+    beta = await client.enqueue_job("always_fails", "b", _queue="beta")
+    await run_burst(app_settings)
+    api = QueueAPI(client)
+    async with Http(dashboard).client() as http:
+        assert (await log_in(http, ADMIN, ADMIN_PASSWORD)).status_code == 303
+        token = await page_csrf(http, "/failed")
+        retried = await http.post("/failed/retry", data={"csrf": token, "queue": "alpha"})
+        assert retried.status_code == 303 and "retried+2" in retried.headers["location"]
+        assert {(await api.job(job_id)).state for job_id in alpha} == {JobState.WAITING}
+        too_long = await http.post("/failed/flush", data={"csrf": token, "queue": "q" * 101})
+        assert too_long.status_code == 422  # the form's bounds hold through the shared dependency
+        flushed = await http.post("/failed/flush", data={"csrf": token, "queue": "beta"})
+        assert flushed.status_code == 303 and "forgot+1" in flushed.headers["location"]
+        assert await client.failed.count() == 0
+        assert (await api.job(beta.job_id)).state is JobState.FAILED  # forgetting the entry keeps the job
