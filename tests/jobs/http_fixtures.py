@@ -4,6 +4,7 @@ mounted as its extension), driven with httpx over the ASGI transport; shared by 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -30,3 +31,20 @@ async def project_http(config: QueueConfig, app_settings: AppSettings) -> AsyncI
     for cleanup in cleanups:
         await cleanup()
     await app.state.qs_web.close()
+
+
+async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """A ``{"success": true, ...}`` answer with this status; its body."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["success"] is True
+    return body
+
+
+async def refused(response: httpx.Response, status: int) -> str:
+    """A ``{"success": false, "message": ...}`` answer with this status; its message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False and body["message"], body
+    message: str = body["message"]
+    return message

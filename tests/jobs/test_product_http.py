@@ -13,26 +13,11 @@ from jobs.db import Database
 from queue_system import Client, QueueAPI, QueueConfig
 
 from ..support.queue_fixtures import run_burst
-from .http_fixtures import AS_VIEWER, project_http
+from .http_fixtures import AS_VIEWER, ok, project_http, refused
 from .test_product_jobs import product_worker, set_planned
 
 __all__ = ["project_http"]
 BATCHES = "/api/products/batches"
-
-
-async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["success"] is True
-    return body
-
-
-async def refused(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["message"], body
-    message: str = body["message"]
-    return message
 
 
 async def new_batch(http: httpx.AsyncClient, **fields: Any) -> int:

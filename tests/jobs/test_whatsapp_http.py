@@ -17,7 +17,7 @@ from queue_system import Client, JobState, QueueAPI, QueueConfig
 
 from ..support.queue_fixtures import run_burst
 from .cloud_api import CloudApi
-from .http_fixtures import AS_VIEWER, project_http
+from .http_fixtures import AS_VIEWER, ok, project_http, refused
 from .test_whatsapp_jobs import whatsapp_worker
 from .whatsapp_fixtures import add_template, cloud_api, number
 
@@ -34,21 +34,6 @@ def blast_body(template: str, recipients: list[str], **extra: Any) -> dict[str, 
         "recipients": recipients,
         **extra,
     }
-
-
-async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["success"] is True
-    return body
-
-
-async def refused(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["message"], body
-    message: str = body["message"]
-    return message
 
 
 async def test_a_blast_is_created_moved_sent_once_and_its_deliveries_listed(
