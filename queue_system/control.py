@@ -10,16 +10,14 @@ lua/renew.lua); a missed restart is seen by the worker's next heartbeat (monitor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from .connection import REDIS_DOWN_ERRORS, raise_if_cancelled
 from .keys import Keys
 from .logging_setup import get_logger
+from .pubsub import listen_forever
 
 log = get_logger("queue_system.control")
-POLL_S = 1.0  # how long one read of the subscription waits (a read with a timeout never trips socket timeouts)
 
 
 class ControlListener:
@@ -35,39 +33,17 @@ class ControlListener:
         self.keys = keys
         self.on_abort = on_abort
         self.on_restart = on_restart
-        self.subscribed = asyncio.Event()
 
     async def run(self) -> None:
         """Listen until cancelled; a lost connection is logged and the subscription made again with backoff."""
-        delay = 0.1
-        while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.keys.control)
-                await self._catch_up()
-                self.subscribed.set()
-                delay = 0.1
-                while True:
-                    message = await pubsub.get_message(timeout=POLL_S)
-                    raise_if_cancelled()  # redis-py may have retried through our cancellation
-                    if message is not None:
-                        self._handle(message.get("data"))
-            except REDIS_DOWN_ERRORS as exc:
-                raise_if_cancelled()
-                self.subscribed.clear()
-                log.warning("control.unavailable", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            finally:
-                await asyncio.shield(_close(pubsub))
+        await listen_forever(self.redis, self.keys.control, self._handle, self._catch_up)
 
     async def _catch_up(self) -> None:
         pending: set[bytes] = await self.redis.smembers(self.keys.aborting)
         for job_id in pending:
             self.on_abort(job_id.decode())
 
-    def _handle(self, data: Any) -> None:
-        text = data.decode() if isinstance(data, bytes) else str(data)
+    def _handle(self, text: str) -> None:
         command, _, argument = text.partition(" ")
         if command == "abort" and argument:
             self.on_abort(argument)
@@ -76,10 +52,3 @@ class ControlListener:
                 self.on_restart(argument)
         else:
             log.warning("control.unknown_message", message=text[:200])
-
-
-async def _close(pubsub: Any) -> None:
-    try:
-        await pubsub.aclose()
-    except Exception as exc:  # closing a broken connection must not hide the reason it broke
-        log.debug("control.close_failed", error=str(exc))

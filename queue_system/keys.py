@@ -210,6 +210,11 @@ class Keys:
         """Hash schedule name -> definition JSON (declared crons and schedules added at run time alike)."""
         return f"{self.prefix}:schedules"
 
+    @property
+    def schedules_changed(self) -> str:
+        """Pub/sub channel told the name of each schedule written or removed, so schedulers re-read at once."""
+        return f"{self.prefix}:schedules:changed"
+
     def schedule(self, name: str) -> str:
         """Hash of a schedule's clock: version ``v``, ``next`` tick ms, ``last`` fired ms, ``fired`` count.
 

@@ -93,7 +93,8 @@ class ScheduleStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(self.keys.schedules, name)
             pipe.delete(self.keys.schedule(name), self.keys.schedule(name) + ":pending")
-            removed, _ = await pipe.execute()
+            pipe.publish(self.keys.schedules_changed, name)
+            removed, _, _ = await pipe.execute()
         return bool(removed)
 
     async def all(self) -> list[ScheduleState]:

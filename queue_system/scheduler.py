@@ -1,20 +1,24 @@
 """The scheduler every worker runs: fire due schedules, each tick exactly once across all workers.
 
-There is no leader. Each worker's scheduler wakes at the next due tick (and at least every ``poll_s``, to see
-schedules added at run time), reads every schedule, and for each due one tries to claim it
+There is no leader. Each worker's scheduler sleeps until the next due tick, or until a schedule is written or
+removed (``schedule_store`` publishes each change; the scheduler listens, so a schedule added at run time is seen at
+once without polling), reads every schedule, and for each due one tries to claim it
 (lua/schedule_claim.lua): the claim compares the next tick the worker read and moves it on, so exactly one worker
 wins each tick, and a worker that was paused (SIGSTOP) or slow finds the tick taken. The winner enqueues the
 tick's job under the id ``sched:<name>:<tick ms>`` and confirms it (schedule_settle.lua); should it die in between,
 another worker enqueues the pending tick a few seconds later under the same id, which enqueue deduplicates.
 
 Timed schedules apply their misfire policy (misfire.py) to ticks missed while no worker ran. Condition schedules
-read their metric (conditions.py) and, when it crosses the threshold, claim a firing that also pushes their next
-possible firing to the end of the cooldown. The clock is injectable, so tests replay an outage without sleeping.
+read their metric (conditions.py) every ``poll_s`` and, when it crosses the threshold, claim a firing that also
+pushes their next possible firing to the end of the cooldown. The clock is injectable, so tests replay an outage
+without sleeping. With no condition schedule and nothing due, an idle scheduler reads Redis once every ``idle_s``
+(a safety net should a change message be lost), which keeps an idle worker's Redis load small.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +29,7 @@ from .connection import REDIS_DOWN_ERRORS, raise_if_cancelled
 from .errors import ConfigError, EnqueueError
 from .logging_setup import get_logger
 from .misfire import plan
+from .pubsub import listen_forever
 from .recovery import RecoveryHook, run_recovery_hooks
 from .schedule_store import ScheduleState, ScheduleStore
 from .schedule_types import Condition, Schedule, Timed
@@ -32,6 +37,7 @@ from .types import JobContext
 
 log = get_logger("queue_system.scheduler")
 PENDING_RETRY_MS = 3000  # a claimed tick not confirmed within this is enqueued again by another worker
+IDLE_S = 10.0  # longest sleep of a scheduler with nothing due (change messages wake it sooner)
 Clock = Callable[[], float]
 
 
@@ -47,12 +53,15 @@ class Scheduler:
         clock: Clock = time.time,
         presence: WorkerPresence | None = None,
         poll_s: float = 0.5,
+        idle_s: float = IDLE_S,
     ) -> None:
         self.client = client
         self.store = ScheduleStore(client.redis, client.keys)
         self.readings = QueueReadings(client.redis, client.keys, presence)
         self.clock = clock
-        self.poll_s = poll_s
+        self.poll_s = poll_s  # how often condition schedules read their metric
+        self.idle_s = idle_s
+        self._changed = asyncio.Event()
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -64,35 +73,57 @@ class Scheduler:
                 log.info("schedule.declared", schedule=schedule.name, when=schedule.describe())
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                next_due = await self.run_once()
-            except REDIS_DOWN_ERRORS as exc:
+        watcher = asyncio.create_task(
+            listen_forever(self.client.redis, self.client.keys.schedules_changed, self._on_change, self._on_subscribed)
+        )
+        try:
+            while True:
+                self._changed.clear()  # a change from now on means: read again
+                try:
+                    next_look = await self.run_once()
+                except REDIS_DOWN_ERRORS as exc:
+                    raise_if_cancelled()
+                    log.warning("scheduler.redis_unavailable", error=str(exc))
+                    next_look = self.now_ms() + int(self.poll_s * 1000)
+                except Exception:  # a bug or a bad stored record must not stop scheduling for good
+                    log.exception("scheduler.error")
+                    next_look = self.now_ms() + int(self.poll_s * 1000)
                 raise_if_cancelled()
-                log.warning("scheduler.redis_unavailable", error=str(exc))
-                next_due = None
-            except Exception:  # a bug or a bad stored record must not stop scheduling for good
-                log.exception("scheduler.error")
-                next_due = None
-            raise_if_cancelled()
-            wait = self.poll_s if next_due is None else (next_due - self.now_ms()) / 1000
-            await asyncio.sleep(min(max(wait, 0.005), self.poll_s))
+                await self._sleep_until(next_look)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    def _on_change(self, _name: str) -> None:
+        self._changed.set()
+
+    async def _on_subscribed(self) -> None:
+        self._changed.set()  # changes made while the subscription was down: read everything again
+
+    async def _sleep_until(self, at_ms: int | None) -> None:
+        wait = self.idle_s if at_ms is None else min(self.idle_s, (at_ms - self.now_ms()) / 1000)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), max(wait, 0.005))
 
     async def run_once(self) -> int | None:
-        """Fire whatever is due now; returns the earliest next due time (ms) of any timed schedule."""
+        """Fire whatever is due now; returns when to look again (ms): the earliest next tick of a timed schedule,
+        the next metric reading of a condition schedule, or the retry of a stale pending tick."""
         now = self.now_ms()
-        earliest: int | None = None
+        looks: list[int] = []
         for state in await self.store.all():
             await self._enqueue_stale_pending(state, now)
+            looks.extend(c + PENDING_RETRY_MS for c in state.pending.values() if c + PENDING_RETRY_MS > now)
             next_ms = state.next_ms
             if next_ms is not None and next_ms <= now:
                 if isinstance(state.schedule, Timed):
                     next_ms = await self._fire_timed(state, state.schedule, now)
                 else:
                     next_ms = await self._fire_condition(state, state.schedule, now)
+            if isinstance(state.schedule, Condition):
+                next_ms = max(next_ms or now, now + int(self.poll_s * 1000))
             if next_ms is not None and next_ms > now:
-                earliest = next_ms if earliest is None else min(earliest, next_ms)
-        return earliest
+                looks.append(next_ms)
+        return min(looks, default=None)
 
     async def _fire_timed(self, state: ScheduleState, schedule: Timed, now: int) -> int:
         """Claim and enqueue the due ticks (if no other worker was first); returns the next tick."""

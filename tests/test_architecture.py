@@ -52,7 +52,7 @@ LAYERS: dict[str, int] = {
     "leases": 4,
     "retention": 4,
     "progress": 4,
-    "control": 4,
+    "pubsub": 4,  # listening on a channel across outages (the control channel and the scheduler use it)
     "events": 4,
     "views": 4,
     "misfire": 4,
@@ -70,6 +70,8 @@ LAYERS: dict[str, int] = {
     "middleware": 5,
     # 5: a worker's companion task (heartbeats, stats flush, retiring)
     "monitor": 5,
+    # 5: the worker's control channel (on pubsub)
+    "control": 5,
     # 6: running one attempt; producing jobs
     "runner": 6,
     "client": 6,

@@ -3,6 +3,7 @@ between several schedulers, condition schedules and their cooldown, run-time sch
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -211,3 +212,32 @@ def test_arq_cron_declarations_become_exactly_once_crons(config: QueueConfig) ->
     (converted,) = settings.qs_scheduling.schedules
     assert (converted.name, converted.cron) == ("echo", "0 30 2,14 * * 1")  # arq's Monday 0 is cron's 1
     assert not hasattr(settings, "cron_jobs")  # arq's own cron (python-arq/arq#196) never runs
+
+
+async def commands_run(client: Client) -> dict[str, int]:
+    stats = await client.redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+
+
+async def test_an_idle_scheduler_waits_without_polling_and_sees_a_new_schedule_at_once(client: Client) -> None:
+    """Nothing due: the scheduler sleeps (no reads for seconds); a schedule added at run time wakes it anyway."""
+    scheduler = Scheduler(client)  # idle_s = 10 s: only the change message can make it look again in time
+    task = asyncio.create_task(scheduler.run_forever())
+    try:
+        await asyncio.sleep(0.5)  # started: read the (empty) schedules once, subscribed to changes
+        before = await commands_run(client)
+        await asyncio.sleep(3)
+        after = await commands_run(client)
+        ran = {name: n - before.get(name, 0) for name, n in after.items() if n != before.get(name, 0)}
+        ran.pop("info", None)
+        assert ran == {}, f"an idle scheduler ran {ran} in 3 s"
+
+        await QueueAPI(client).put_schedule(every("echo", 1, name="added-later", args=["x"]))
+        api = QueueAPI(client)
+        deadline = time.monotonic() + 5
+        while not await scheduled_ids(api, "added-later") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await scheduled_ids(api, "added-later"), "the new schedule never fired"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -23,4 +23,5 @@ end
 redis.call("HSET", defs, ARGV[2], ARGV[3])
 redis.call("DEL", state .. ":pending")
 redis.call("HSET", state, "v", ARGV[4], "next", ARGV[5])
+redis.call("PUBLISH", defs .. ":changed", ARGV[2])  -- schedulers wait for their next tick or this
 return 1
