@@ -85,8 +85,8 @@ local function admit_claim(prefix, id, key, queue, now)
   return verdict
 end
 
-for k, key in ipairs(KEYS) do
-  local queue = ARGV[6 + k]
+-- the full look at one queue: promote what is due, then lease ready jobs
+local function claim_from(k, key, queue)
   promote(key, queue, now, 100, prefix)
   if k <= claim_count and redis.call("SISMEMBER", prefix .. ":paused", queue) == 0 then
     local limited = load_limits(prefix)
@@ -122,6 +122,17 @@ for k, key in ipairs(KEYS) do
     if upcoming[2] and (next_due == nil or tonumber(upcoming[2]) < next_due) then
       next_due = tonumber(upcoming[2])
     end
+  end
+end
+
+-- An idle worker calls this every idle poll: one peek per queue is all it costs while nothing is ready or due
+-- (ready scores sort below every timestamp, so the lowest score tells whether there is anything to do).
+for k, key in ipairs(KEYS) do
+  local lowest = redis.call("ZRANGEBYSCORE", key, "-inf", "+inf", "WITHSCORES", "LIMIT", 0, 1)[2]
+  if lowest and tonumber(lowest) <= tonumber(now) then
+    claim_from(k, key, ARGV[6 + k])
+  elseif lowest and k <= claim_count and (next_due == nil or tonumber(lowest) < next_due) then
+    next_due = tonumber(lowest)
   end
 end
 flush_counts()
