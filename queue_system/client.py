@@ -7,8 +7,8 @@ payload format is exactly arq's, so arq workers and ``arq.jobs.Job`` read these 
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -196,7 +196,7 @@ class Client:
         payload = self.codec.serialize(data, sensitive=info.sensitive)
         tags = {str(k): str(v) for k, v in request.tags.items()}
         entry = self._job_entry(
-            request.job_id or uuid.uuid4().hex, queue, priority, request.function, payload, due_ms, now_ms, tags, False
+            request.job_id or new_job_id(), queue, priority, request.function, payload, due_ms, now_ms, tags, False
         )
         if unique is not None:
             lock = self.keys.unique(unique.key_for(request.function, request.args, request.kwargs))
@@ -277,6 +277,11 @@ class Client:
         await self.redis.delete(f"arq:retry:{entry.job_id}")
         await self._write([job])
         return Job(self, entry.job_id, entry.queue)
+
+
+def new_job_id() -> str:
+    """A random id like arq's (``uuid4().hex``: 32 hex digits), at a fifth of its cost (it shows in bulk enqueue)."""
+    return os.urandom(16).hex()
 
 
 def _job_of(client: Client, entry: list[str], answer: Any) -> Job:
