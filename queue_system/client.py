@@ -7,6 +7,7 @@ payload format is exactly arq's, so arq workers and ``arq.jobs.Job`` read these 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,7 +70,15 @@ class Job:
         self.queue = queue
         self.duplicate = duplicate
         self.replaced = replaced
-        self._arq = ArqJob(job_id, client.redis, _queue_name=queue_key(queue), _deserializer=client.codec.deserialize)
+
+    @functools.cached_property
+    def _arq(self) -> ArqJob:  # made on first use: a bulk enqueue returns thousands of handles nobody reads
+        return ArqJob(
+            self.job_id,
+            self.client.redis,
+            _queue_name=queue_key(self.queue),
+            _deserializer=self.client.codec.deserialize,
+        )
 
     async def status(self) -> JobStatus:
         return await self._arq.status()
@@ -97,6 +106,7 @@ class Client:
         self._local: dict[str, FunctionInfo] = {}
         self._published: dict[str, FunctionInfo] = {}
         self._published_at = 0.0
+        self._valid_queues: set[str] = set()  # queue names already checked (a bulk enqueue checks each once)
 
     @classmethod
     async def connect(cls, config: QueueConfig | None = None) -> Client:
@@ -183,7 +193,9 @@ class Client:
 
     def _prepare(self, request: JobRequest, info: FunctionInfo) -> list[str]:
         """One job as enqueue.lua takes it (see its header), after every check that can refuse it."""
-        queue = validate_queue_name(request.queue or info.queue)
+        queue = request.queue or info.queue
+        if queue not in self._valid_queues:
+            self._valid_queues.add(validate_queue_name(queue))
         priority = Priority.parse(request.priority) if request.priority is not None else info.priority
         if request.defer_by is not None and request.defer_until is not None:
             raise EnqueueError("use either _defer_by or _defer_until, not both")
@@ -194,7 +206,7 @@ class Client:
             due_ms = max(due_ms, now_ms + unique.ttl_ms)
         data = {"t": None, "f": request.function, "a": list(request.args), "k": dict(request.kwargs), "et": now_ms}
         payload = self.codec.serialize(data, sensitive=info.sensitive)
-        tags = {str(k): str(v) for k, v in request.tags.items()}
+        tags = {str(k): str(v) for k, v in request.tags.items()} if request.tags else None
         entry = self._job_entry(
             request.job_id or new_job_id(), queue, priority, request.function, payload, due_ms, now_ms, tags, False
         )
@@ -215,7 +227,7 @@ class Client:
         payload: bytes,
         due_ms: int,
         now_ms: int,
-        tags: dict[str, str],
+        tags: dict[str, str] | None,
         force: bool,
     ) -> list[str]:
         ttl_ms = max(0, due_ms - now_ms) + self.config.job_expires_s * 1000
@@ -228,7 +240,7 @@ class Client:
             queue,
             queue_key(queue),
             function,
-            dumps(tags).decode(),
+            dumps(tags).decode() if tags else "{}",
             "1" if force else "0",
         ]
 
