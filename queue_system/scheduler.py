@@ -37,6 +37,7 @@ from .types import JobContext
 
 log = get_logger("queue_system.scheduler")
 PENDING_RETRY_MS = 3000  # a claimed tick not confirmed within this is enqueued again by another worker
+CTX_SCHEDULER_TASK = "qs_scheduler_task"
 IDLE_S = 10.0  # longest sleep of a scheduler with nothing due (change messages wake it sooner)
 Clock = Callable[[], float]
 
@@ -221,16 +222,17 @@ class WorkerScheduling:
         self.recovery = list(recovery)
         self.presence = presence
         self.poll_s = poll_s
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self, ctx: JobContext, client: Client) -> None:
         await run_recovery_hooks(client.redis, client.keys, self.recovery, ctx)
         scheduler = Scheduler(client, presence=self.presence, poll_s=self.poll_s)
         await scheduler.declare(self.schedules)
-        self._task = asyncio.create_task(scheduler.run_forever())
+        # kept in the worker's ctx, not here: several workers of one settings class (one process, tests) each stop
+        # their own scheduler
+        ctx[CTX_SCHEDULER_TASK] = asyncio.create_task(scheduler.run_forever())
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    async def stop(self, ctx: JobContext) -> None:
+        task = ctx.pop(CTX_SCHEDULER_TASK, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -114,7 +114,7 @@ def worker_settings(
         await scheduling.start(ctx, client)
 
     async def shutdown(ctx: JobContext) -> None:
-        await scheduling.stop()
+        await scheduling.stop(ctx)
         if on_shutdown:
             await on_shutdown(ctx)
         log.info("worker.stopped")
