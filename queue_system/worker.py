@@ -4,9 +4,10 @@ Correctness that must hold under the stock ``arq`` worker lives in the runner an
 changes how jobs are found and finished:
 
 * one script call (lua/claim.lua) promotes due jobs and leases ready ones from every served queue, in order;
-* an idle worker blocks on its queues' wake lists (BLPOP, in a listener task), so a new job starts in about a
-  millisecond; the next deferred job's due time is kept by a local timer, because Redis rounds blocking
-  timeouts up to its 100 ms cron tick (an idle worker: about 12 Redis commands a second, bench/RESULTS.md);
+* an idle worker blocks on its queues' wake lists (BLPOP, in a listener task) with its claim queued behind the
+  wait on the same connection (wakeup.py), so a new job is leased in the round trip that wakes the worker; the
+  next deferred job's due time is kept by a local timer, because Redis rounds blocking timeouts up to its
+  100 ms cron tick (an idle worker: about 12 Redis commands a second, bench/RESULTS.md);
 * leases are renewed while jobs run (leases.py) and outcomes are fenced (lua/finish.lua): a crashed worker's job
   runs again after one lease, a healthy long job never runs twice, a stale worker cannot overwrite a newer try;
 * SIGTERM stops claiming, lets running jobs finish within the grace period, gives the rest back untried, exits;
@@ -34,7 +35,7 @@ from .config import QueueConfig
 from .connection import REDIS_DOWN_ERRORS, close_redis, connect, create_redis, raise_if_cancelled, safe_url
 from .control import ControlListener
 from .errors import RedisUnavailable
-from .execution import Claim, Executor, parse_claims
+from .execution import Claim, Executor, Outcome, parse_claims
 from .keys import DEFAULT_QUEUE, Keys, queue_key
 from .leases import LeaseKeeper
 from .logging_setup import get_logger
@@ -42,12 +43,14 @@ from .monitor import WorkerMonitor, WorkerOps
 from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerRuntime
 from .scripts import ScriptArgs
 from .serialization import PayloadCodec
+from .wakeup import WakeAndClaim, sent_at
 from .worker_settings import CTX_ENGINE
 
 log = get_logger("queue_system.worker")
 HEARTBEAT_EVERY_S = 1.0
 RETENTION_SWEEP_S = 5.0
 SWEEP_BUDGET = 1000  # records per queue and state per sweep
+LOOK_AT_LEAST_EVERY_S = 5.0  # an idle loop claims on its own this often even while the listener claims for it
 
 
 class QueueWorker(Worker):
@@ -65,8 +68,12 @@ class QueueWorker(Worker):
         self.ops = ops or WorkerOps()
         self.running: dict[str, asyncio.Task[None]] = {}
         self._slot_freed = asyncio.Event()
-        self._woken = asyncio.Event()  # a wake-up token arrived (set by the listener)
+        self._woken = asyncio.Event()  # look again: the listener started jobs or learned of a due time, a job ended
         self._idle = asyncio.Event()  # the loop is waiting for work: the listener may block on the wake lists
+        self._listening = asyncio.Event()  # no wait-and-claim is in flight (see _listen_for_wakeups)
+        self._listening.set()
+        self._listener_healthy = False  # its last wait-and-claim worked: the loop need not poll on its own
+        self._wake_at: float | None = None  # when the idle loop will look again by itself (epoch s)
         self._stopping = False
         self._exit_watchdog: threading.Timer | None = None
         if self._handle_signals:
@@ -103,13 +110,14 @@ class QueueWorker(Worker):
         helpers = [
             asyncio.create_task(self.monitor.run()),
             asyncio.create_task(self.leases.run()),
-            asyncio.create_task(self._listen_for_wakeups(blocking)),
+            asyncio.create_task(self._listen_for_wakeups(WakeAndClaim(blocking, runtime.scripts.claim))),
             asyncio.create_task(self.control.run()),
             asyncio.create_task(self._sweep_forever(runtime)),
         ]
         try:
             await self._serve(runtime)
         finally:
+            await self._settle_last_claim()
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -123,6 +131,14 @@ class QueueWorker(Worker):
             requeued=self.executor.requeued,
             aborted=self.executor.aborted,
         )
+
+    async def _settle_last_claim(self) -> None:
+        """A claim still queued behind the listener's wait is answered within that wait: give back what it took
+        (the worker is stopping), so those jobs wait for no lease to expire and lose no try."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), self.config.idle_poll_s + 1)
+        if self.running:  # only give-backs are left once the drain is over
+            await asyncio.wait(list(self.running.values()), timeout=2)
 
     async def _connect_waiting(self, codec: PayloadCodec) -> Any:
         """Wait for Redis with backoff; give up after ``redis_wait_s`` (0 = never) with a clear error."""
@@ -166,40 +182,36 @@ class QueueWorker(Worker):
             return
         self._woken.clear()  # a token arriving from now on means: look again
         next_due, claims = await self._claim(runtime, free)
-        for claim in claims:
-            self._start(claim)
+        self._take(claims)  # the listener may have started jobs while this claim was in flight
         await self._heartbeat()
         if not claims:
             await self._wait_for_work(next_due)
 
-    async def _claim(self, runtime: WorkerRuntime, free: int) -> tuple[int | None, list[Claim]]:
+    def _claim_call(self, free: int, now: int | str) -> tuple[list[str], list[Any]]:
+        """claim.lua's keys and arguments for ``free`` slots."""
         keys = [queue_key(q) for q in self.queues]
         names = list(self.queues)
         if DEFAULT_QUEUE not in self.queues:  # keep routing plain-arq jobs out of the inbox
             keys.append(queue_key(DEFAULT_QUEUE))
             names.append(DEFAULT_QUEUE)
-        answer = await runtime.scripts.claim(
-            keys=keys,
-            args=[
-                int(time.time() * 1000),
-                free,
-                int(self.config.lease_s * 1000),
-                self.token_prefix,
-                self.config.prefix,
-                len(self.queues),
-                *names,
-            ],
-            client=self.pool,
-        )
+        lease_ms = int(self.config.lease_s * 1000)
+        args = [now, free, lease_ms, self.token_prefix, self.config.prefix, len(self.queues), *names]
+        return keys, args
+
+    async def _claim(self, runtime: WorkerRuntime, free: int) -> tuple[int | None, list[Claim]]:
+        keys, args = self._claim_call(free, int(time.time() * 1000))
+        answer = await runtime.scripts.claim(keys=keys, args=args, client=self.pool)
         return parse_claims(answer, self.queues)
 
     async def _wait_for_work(self, next_due_ms: int | None) -> None:
-        """Wait until a job is enqueued, the next deferred job is due, or ``idle_poll_s`` passes."""
-        timeout = self.config.idle_poll_s
+        """Wait until the listener starts jobs, a job ends, the next deferred job is due, or (while the listener
+        cannot claim for the loop) ``idle_poll_s`` passes."""
+        timeout = LOOK_AT_LEAST_EVERY_S if self._listener_healthy else self.config.idle_poll_s
         if next_due_ms is not None:
             timeout = min(timeout, max(0.0, next_due_ms / 1000 - time.time()))
         if self.burst:
             timeout = min(timeout, 0.05)
+        self._wake_at = time.time() + timeout
         self._idle.set()
         try:
             with contextlib.suppress(TimeoutError):
@@ -207,21 +219,55 @@ class QueueWorker(Worker):
         finally:
             self._idle.clear()
 
-    async def _listen_for_wakeups(self, blocking: Any) -> None:
-        """Block on the wake lists while the loop is idle; a token wakes the loop at once.
+    async def _listen_for_wakeups(self, wait_and_claim: WakeAndClaim) -> None:
+        """While the loop is idle, wait on the wake lists with a claim queued behind the wait (wakeup.py), and
+        start what it claims. This is also the idle look every ``idle_poll_s`` for jobs written without a token.
 
         Only an idle worker listens, so a busy one never takes the token an idle peer is waiting for.
         """
-        keys = [self.keys.wake(q) for q in self.queues]
+        wake_keys = [self.keys.wake(q) for q in self.queues]
         while True:
             await self._idle.wait()
+            free = self.max_jobs - len(self.running)
+            if self._stopping or free <= 0:
+                await asyncio.sleep(0)  # the loop is about to leave its wait
+                continue
+            self._listening.clear()
             try:
-                if await blocking.blpop(keys, timeout=self.config.idle_poll_s):
-                    self._woken.set()
+                keys, args = self._claim_call(free, sent_at(int(time.time() * 1000)))
+                answer = await wait_and_claim(wake_keys, self.config.idle_poll_s, keys, args)
             except REDIS_DOWN_ERRORS:
                 raise_if_cancelled()
+                self._listener_healthy = False
+                self._woken.set()  # the loop takes over looking, with its own backoff
                 await asyncio.sleep(0.2)
+                continue
+            finally:
+                self._listening.set()
             raise_if_cancelled()  # redis-py may have retried through our cancellation
+            self._listener_healthy = True
+            next_due, claims = parse_claims(answer, self.queues)
+            self._take(claims)
+            if claims or (next_due is not None and (self._wake_at is None or next_due / 1000 < self._wake_at)):
+                self._woken.set()
+
+    def _take(self, claims: list[Claim]) -> None:
+        """Start claimed jobs; give back, untried, those there is no room for any more (the loop and the listener
+        can both have a claim in flight)."""
+        room = 0 if self._stopping else self.max_jobs - len(self.running)
+        for claim in claims[:room]:
+            self._start(claim)
+        for claim in claims[room:]:
+            log.debug("job.given_back", job_id=claim.job_id, reason="no free slot when the claim came back")
+            self._start_give_back(claim)
+
+    def _start_give_back(self, claim: Claim) -> None:
+        task = asyncio.create_task(self._give_back(claim))
+        self.running[claim.job_id] = task  # shutdown waits for it like for a job
+        task.add_done_callback(lambda _t: self._job_done(claim.job_id))
+
+    async def _give_back(self, claim: Claim) -> None:
+        await asyncio.shield(self.executor.finish(claim, Outcome("requeue")))
 
     def _start(self, claim: Claim) -> None:
         self.leases.hold(claim.job_id, claim.token)

@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "spec": 3,
     "heartbeat": 3,  # worker heartbeats (read by the condition schedules, so below them)
     "schedule_types": 3,
+    "wakeup": 3,  # an idle worker's wait with its claim queued behind it
     # 4: stores built on Redis, the internal routes for broken jobs
     "failed": 4,
     "internal_jobs": 4,

@@ -12,7 +12,7 @@ its start time. A claimed job whose abort was requested while its worker died co
 worker records it as aborted without running it.
 
 KEYS    the queue zsets, in the order the worker prefers them; the last one may be the inbox (promote only)
-ARGV[1] now ms   ARGV[2] max jobs   ARGV[3] lease ms   ARGV[4] token prefix (unique per worker process)
+ARGV[1] now ms (or "~" and the ms it was sent at, see below)   ARGV[2] max jobs   ARGV[3] lease ms   ARGV[4] token prefix (unique per worker process)
 ARGV[5] key prefix   ARGV[6] number of KEYS to claim from (the rest are only promoted)   ARGV[7..] queue names
 When this worker's slots are full before a queue's ready jobs run out, a wake-up token is left on that queue's
 wake list, so the next idle worker joins in at once instead of at its next idle poll.
@@ -31,6 +31,10 @@ Returns { next_due_ms (or -1), then per job: queue index, id, score, token, try,
 --!include limits
 local CAP_SKIP = 1000
 local now, want, claim_count, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6]), ARGV[5]
+-- "~<ms>": sent ahead of a wait (wakeup.py), so the real time is later; an idle look compares with the time it
+-- was sent (a job due since is found by the worker's timer), and Redis's clock is read once there is work
+local stale = string.sub(now, 1, 1) == "~"
+if stale then now = string.sub(now, 2) end
 local out = { -1 }
 local next_due = nil
 local n = 0
@@ -130,6 +134,7 @@ end
 for k, key in ipairs(KEYS) do
   local lowest = redis.call("ZRANGEBYSCORE", key, "-inf", "+inf", "WITHSCORES", "LIMIT", 0, 1)[2]
   if lowest and tonumber(lowest) <= tonumber(now) then
+    if stale then now, stale = string.format("%.0f", limits_now()), false end
     claim_from(k, key, ARGV[6 + k])
   elseif lowest and k <= claim_count and (next_due == nil or tonumber(lowest) < next_due) then
     next_due = tonumber(lowest)
