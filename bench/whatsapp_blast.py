@@ -58,7 +58,7 @@ asyncio.run(main())
 
 
 async def one_run(db: Database, url: str, args: argparse.Namespace, recipients: int) -> tuple[float, float]:
-    template = await add_template(db)
+    template = await add_template(db, body="Halo {{1}}, promo hari ini")
     numbers = [number(i) for i in range(recipients)]
     started = time.perf_counter()
     created = await create_blast(db, BlastDraft("bench", template.name, "id", numbers, ["x"], datetime.now(UTC)))

@@ -39,7 +39,7 @@ from .errors import (
 
 DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 3600.0
-TEMPLATE_FIELDS = "id,name,language,status,category,rejected_reason"
+TEMPLATE_FIELDS = "id,name,language,status,category,rejected_reason,components"
 _MESSAGE_LIMIT = 1000
 
 
@@ -78,6 +78,7 @@ class RemoteTemplate:
     status: str
     category: str
     rejected_reason: str | None
+    body: str | None = None  # the BODY component's text, with its {{1}}, {{2}} … placeholders
 
 
 class CloudApiClient:
@@ -226,7 +227,17 @@ def _remote_template(item: dict[str, Any]) -> RemoteTemplate:
         status=str(item.get("status", "")).upper(),
         category=str(item.get("category", "")),
         rejected_reason=None if reason in (None, "", "NONE") else str(reason),
+        body=_body_text(item.get("components")),
     )
+
+
+def _body_text(components: Any) -> str | None:
+    """The text of the template's BODY component (HEADER, FOOTER and BUTTONS are not what a blast fills)."""
+    for component in components if isinstance(components, list) else []:
+        if isinstance(component, dict) and str(component.get("type", "")).upper() == "BODY":
+            text = component.get("text")
+            return str(text) if text is not None else None
+    return None
 
 
 def _clip(text: str) -> str:

@@ -199,3 +199,25 @@ async def test_a_blast_whose_template_lost_its_approval_cannot_be_moved(
     shown = (await ok(await project_http.get(f"{BLASTS}/{blast_id}")))["blast"]
     assert shown["name"] == "Promo Harbolnas"  # nothing of the refused change was kept
     assert abs(datetime.fromisoformat(shown["send_at"]) - later) < timedelta(milliseconds=1)
+
+
+async def test_variables_that_do_not_fill_the_templates_parameters_are_refused_with_422(
+    project_http: httpx.AsyncClient, database: Database
+) -> None:
+    template = await add_template(database, body="Halo {{1}}, diskon {{2}} hari ini")
+    one = blast_body(template.name, [number(1)])  # one variable for two parameters
+    assert "takes 2 variable(s) ({{1}} … in its body), 1 given" in await refused(
+        await project_http.post(BLASTS, json=one), 422
+    )
+    assert (await ok(await project_http.get(BLASTS)))["total"] == 0  # nothing was stored
+    later = datetime.now(UTC) + timedelta(hours=1)
+    two = blast_body(template.name, [number(1)], variables=["Siti", "50%"], send_at=later.isoformat())
+    blast_id = (await ok(await project_http.post(BLASTS, json=two), 201))["blast_id"]
+
+    change = {"variables": ["Siti"], "name": "renamed", "send_at": (later + timedelta(hours=1)).isoformat()}
+    assert "1 given" in await refused(await project_http.patch(f"{BLASTS}/{blast_id}", json=change), 422)
+    shown = (await ok(await project_http.get(f"{BLASTS}/{blast_id}")))["blast"]
+    assert (shown["name"], shown["variables"]) == ("Promo Harbolnas", ["Siti", "50%"])  # nothing was changed
+    assert abs(datetime.fromisoformat(shown["send_at"]) - later) < timedelta(milliseconds=1)
+    changed = await ok(await project_http.patch(f"{BLASTS}/{blast_id}", json={"variables": ["Budi", "30%"]}))
+    assert changed["blast"]["variables"] == ["Budi", "30%"]
