@@ -164,8 +164,10 @@ async def test_templates_are_listed_and_synced_on_demand(
     api, url = cloud_api
     waiting = await add_template(database, TemplateStatus.SUBMITTED, name="promo_waiting")
     await add_template(database, name="promo_live")
+    body = [{"type": "BODY", "text": "Halo {{1}}, kode promo {{2}}"}]
     api.templates = [
-        {"id": "77", "name": waiting.name, "language": "id", "status": "REJECTED", "rejected_reason": "INVALID_FORMAT"}
+        {"id": "77", "name": waiting.name, "language": "id", "status": "REJECTED", "rejected_reason": "INVALID_FORMAT"},
+        {"id": "78", "name": "promo_live", "language": "id", "status": "APPROVED", "components": body},
     ]
     listed = await ok(await project_http.get("/api/whatsapp/templates", headers=AS_VIEWER))
     assert [(t["name"], t["status"]) for t in listed["templates"]] == [
@@ -178,6 +180,8 @@ async def test_templates_are_listed_and_synced_on_demand(
     rejected = await ok(await project_http.get("/api/whatsapp/templates", params={"status": "REJECTED"}))
     assert [(t["name"], t["rejection_reason"]) for t in rejected["templates"]] == [("promo_waiting", "INVALID_FORMAT")]
     assert rejected["templates"][0]["synced_at"] is not None
+    (live,) = (await ok(await project_http.get("/api/whatsapp/templates", params={"status": "APPROVED"})))["templates"]
+    assert (live["body"], live["parameters"]) == ("Halo {{1}}, kode promo {{2}}", 2)  # its body, synced meanwhile
 
 
 async def test_a_blast_whose_template_lost_its_approval_cannot_be_moved(
