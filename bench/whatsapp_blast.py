@@ -6,11 +6,12 @@
     .venv/bin/python bench/whatsapp_blast.py --concurrency 64 --window 256
 
 What is measured: ``BlastSender.run`` of one blast (``jobs/whatsapp/sender.py``): claim a window of deliveries
-(pending → sending), send them ``--concurrency`` at a time over one httpx client, record each answer, refresh the
-blast's counts, until every recipient is sent; with the seed's pacing lifted (``LocalPacer(0, 0)``: no per-sender
-rate, no per-recipient interval). The Cloud API stand-in (tests/jobs/cloud_api.py) runs in its own process on
-loopback. Creating the blast (validating 10 000 numbers, inserting recipients and deliveries) is timed apart.
-Each run checks that the API accepted exactly one message per recipient. A goal of the issue: 10 000 in ≤ 10 s.
+(pending → sending), send them ``--concurrency`` at a time over the client's httpx transports, then in one
+transaction record the answers and claim the next window, until every recipient is sent; with the seed's pacing
+lifted (``LocalPacer(0, 0)``: no per-sender rate, no per-recipient interval). The Cloud API stand-in
+(tests/jobs/cloud_api.py) runs in its own process on loopback. Creating the blast (validating 10 000 numbers,
+inserting recipients and deliveries) is timed apart. Each run checks that the API accepted exactly one message
+per recipient. A goal of the issue: 10 000 in ≤ 10 s.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ asyncio.run(main())
 
 
 async def one_run(db: Database, url: str, args: argparse.Namespace, recipients: int) -> tuple[float, float]:
-    template = await add_template(db)
+    template = await add_template(db, body="Halo {{1}}, promo hari ini")
     numbers = [number(i) for i in range(recipients)]
     started = time.perf_counter()
     created = await create_blast(db, BlastDraft("bench", template.name, "id", numbers, ["x"], datetime.now(UTC)))

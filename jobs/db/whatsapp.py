@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import NEVER_REUSE_IDS, Base
@@ -60,6 +60,8 @@ class WhatsAppTemplate(Base):
     status: Mapped[str] = mapped_column(String(16), default=TemplateStatus.SUBMITTED, index=True)
     rejection_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
     external_id: Mapped[str | None] = mapped_column(String(64), default=None)  # Meta's template id
+    # The BODY component's text as the Cloud API reports it ("Halo {{1}}, promo {{2}}"); None until synced.
+    body: Mapped[str | None] = mapped_column(Text, default=None)
     synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -36,6 +36,7 @@ from ..db.whatsapp import (
 )
 from .errors import BlastNotEditable, BlastNotFound, NoValidRecipients, TemplateNotApproved, TemplateNotFound
 from .phones import RejectedNumber, validate_numbers
+from .templates import check_variables
 
 EDITABLE = (BlastStatus.DRAFT, BlastStatus.SCHEDULED)
 INSERT_CHUNK = 1000
@@ -93,7 +94,8 @@ def blast_job_id(blast_uid: str, version: int) -> str:
 async def create_blast(db: Database, draft: BlastDraft, scheduler: BlastScheduler | None = None) -> BlastCreated:
     """Validate the template and the numbers, store the blast with its recipients, and schedule it if timed.
 
-    Invalid numbers are left out and reported with their reasons; a blast with no valid number is refused.
+    Invalid numbers are left out and reported with their reasons; a blast with no valid number is refused, and
+    so are variables that do not fill the template's body parameters one for one.
     """
     numbers = validate_numbers(draft.recipients, draft.default_region)
     if not numbers.valid:
@@ -101,6 +103,7 @@ async def create_blast(db: Database, draft: BlastDraft, scheduler: BlastSchedule
         raise NoValidRecipients(f"no valid recipient among {len(draft.recipients)}: {reasons}")
     async with db.session() as session, session.begin():
         template = await _approved_template(session, draft.template_name, draft.language)
+        check_variables(template, draft.variables)
         blast = WhatsAppBlast(
             name=draft.name,
             template_id=template.id,
@@ -170,10 +173,25 @@ async def update_blast(
     """Change a DRAFT or SCHEDULED blast's name or template variables (its time: ``reschedule_blast``)."""
     async with db.session() as session, session.begin():
         blast = await _editable(session, blast_id)
+        if variables is not None:
+            await _check_blast_variables(session, blast, variables)
+            blast.variables = [str(v) for v in variables]
         if name is not None:
             blast.name = name
-        if variables is not None:
-            blast.variables = [str(v) for v in variables]
+
+
+async def check_blast_variables(db: Database, blast_id: int, variables: Sequence[str]) -> None:
+    """Refuse, before changing anything, variables that ``update_blast`` would refuse (an endpoint changing
+    several things at once checks first, so a refusal leaves the blast as it was)."""
+    async with db.session() as session:
+        await _check_blast_variables(session, await _editable(session, blast_id), variables)
+
+
+async def _check_blast_variables(session: AsyncSession, blast: WhatsAppBlast, variables: Sequence[str]) -> None:
+    template = await session.get(WhatsAppTemplate, blast.template_id)
+    if template is None:
+        raise TemplateNotFound(f"no template {blast.template_id}")
+    check_variables(template, variables)
 
 
 async def cancel_blast(db: Database, blast_id: int, scheduler: BlastScheduler | None = None) -> None:

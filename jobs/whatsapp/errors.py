@@ -14,6 +14,7 @@ PermanentFailure (queue_system)        fail at once, into the failed store with 
 ├── WhatsAppNotConfigured               WHATSAPP_TOKEN / _PHONE_NUMBER_ID / _WABA_ID missing
 ├── BlastNotFound / TemplateNotFound
 ├── TemplateNotApproved                 a blast can only be scheduled with an APPROVED template
+├── TemplateVariablesMismatch           the variables given do not fill the template body's {{1}} … {{n}}
 ├── NoValidRecipients                   every number given was invalid (each with its reason)
 └── BlastNotEditable                    the blast already started, finished or was cancelled
 
@@ -85,6 +86,10 @@ class TemplateNotFound(PermanentFailure, LookupError):
 
 class TemplateNotApproved(PermanentFailure):
     """The template is not APPROVED (still SUBMITTED, or REJECTED): Meta would refuse every message."""
+
+
+class TemplateVariablesMismatch(PermanentFailure, ValueError):
+    """The blast's variables are not one per body parameter of its template ({{1}}, {{2}} …)."""
 
 
 class NoValidRecipients(PermanentFailure):

@@ -11,7 +11,8 @@
 
 Answers are ``{"success", "message"?, ...}`` (jobs.http_answers). Invalid phone numbers refuse the whole blast
 with 422 and each number's reason, unless ``skip_invalid`` asks to leave them out (they are then listed in
-``rejected``): a typo in a list should be seen, not silently not messaged. A template that is not APPROVED
+``rejected``): a typo in a list should be seen, not silently not messaged. Variables that do not fill the
+template body's {{1}} … {{n}} one for one are a 422 too. A template that is not APPROVED
 (or a blast already started) is a 409; an unknown blast a 404. Scheduling goes through
 ``QueueBlastScheduler``, so a moved blast's old time never runs.
 """
@@ -32,13 +33,14 @@ from queue_system import QueueAPI
 from ..db import Database
 from ..db.whatsapp import BlastStatus, MessageStatus, TemplateStatus
 from ..http_answers import answer, answering_route
-from .blasts import BlastDraft, cancel_blast, create_blast, reschedule_blast, update_blast
+from .blasts import BlastDraft, cancel_blast, check_blast_variables, create_blast, reschedule_blast, update_blast
 from .errors import (
     BlastNotEditable,
     BlastNotFound,
     NoValidRecipients,
     TemplateNotApproved,
     TemplateNotFound,
+    TemplateVariablesMismatch,
     WhatsAppNotConfigured,
 )
 from .jobs import QueueBlastScheduler, sync_whatsapp_templates
@@ -51,6 +53,7 @@ ERRORS: dict[type[Exception], int] = {
     BlastNotFound: 404,
     TemplateNotFound: 422,  # named in the request body
     NoValidRecipients: 422,
+    TemplateVariablesMismatch: 422,
     TemplateNotApproved: 409,
     BlastNotEditable: 409,
     WhatsAppNotConfigured: 409,
@@ -174,7 +177,9 @@ async def _change(blast_id: int, body: BlastChange, b: WhatsAppBackends) -> JSON
     fields = body.model_fields_set
     if not fields:
         return answer("nothing to change: send name, variables or send_at", http_status=422)
-    if "send_at" in fields:  # first: the change that can be refused (template no longer APPROVED)
+    if body.variables is not None:  # checked before anything changes: a refused change leaves the blast as it was
+        await check_blast_variables(b.db, blast_id, body.variables)
+    if "send_at" in fields:  # then the move, which can be refused too (the template is no longer APPROVED)
         await reschedule_blast(b.db, blast_id, body.send_at, b.scheduler)
     if "name" in fields or "variables" in fields:
         await update_blast(b.db, blast_id, name=body.name, variables=body.variables)

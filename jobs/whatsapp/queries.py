@@ -17,6 +17,7 @@ from ..db import Database
 from ..db.whatsapp import BlastStatus, MessageStatus, TemplateStatus, WhatsAppBlast, WhatsAppDelivery, WhatsAppTemplate
 from .blasts import delivery_counts
 from .errors import BlastNotFound
+from .templates import parameter_count
 
 
 @dataclass(frozen=True)
@@ -122,5 +123,7 @@ def _template(template: WhatsAppTemplate) -> dict[str, Any]:
         "category": template.category,
         "status": template.status,
         "rejection_reason": template.rejection_reason,
+        "body": template.body,
+        "parameters": None if template.body is None else parameter_count(template.body),  # variables a blast gives
         "synced_at": template.synced_at,
     }

@@ -6,7 +6,7 @@ API (prices times 100 000) — and misbehaves on purpose under path prefixes:
     /product/<shop>/<item>             a product page            /api/v4/item/get?itemid=&shopid=   the same as JSON
     /changed/product/<shop>/<item>     the page after a redesign: no JSON-LD any more
     /private/product/…                 disallowed by robots.txt  /slow/product/…     answers after ``slow_s``
-    /forbidden/product/…               403, always
+    /forbidden/product/…               403, always          /moved/product/…    301 to /product/…
     /limited/product/…                 429 + Retry-After the first ``limited_times`` requests of each path
     /flaky/product/…                   503 the first ``flaky_times`` requests of each path
     /api/v4/shop/get_shop_detail, /api/v4/shop/search_items (paginated; shop 3's list changed shape)
@@ -113,6 +113,8 @@ class FixtureShop:
                 return Response(503, b"try later")
         elif mode == "forbidden":
             return Response(403, b"blocked")
+        elif mode == "moved":
+            return Response(301, b"", headers={"Location": f"/{rest}"})
         elif mode == "changed":
             return _html("<html><body><div class='pdp-v2'><h1>redesigned</h1></div></body></html>")
         elif mode != "private":

@@ -54,6 +54,13 @@ async def test_a_product_page_and_its_json_endpoint_give_the_same_record(site: S
     assert api["images"][0] == "https://cf.shopee.co.id/file/42a"
 
 
+async def test_a_moved_page_is_followed_to_its_new_address(site: Site, fetcher: Fetcher) -> None:  # noqa: F811
+    record = await fetch_product(fetcher, site.product_url(42, "moved"), FetchOptions())
+    assert record is not None and (record["product_id"], record["url"]) == ("42", site.product_url(42))
+    (landed,) = [r for r in site.shop.log if r.path == "/product/1/42"]
+    assert landed.headers["user-agent"] in USER_AGENTS and landed.headers["accept-language"].startswith("id-ID")
+
+
 async def test_a_page_that_changed_shape_is_a_clear_parse_error(site: Site, fetcher: Fetcher) -> None:  # noqa: F811
     with pytest.raises(ScrapeParseError, match=r"no schema\.org Product in the page's JSON-LD") as caught:
         await fetch_product(fetcher, site.product_url(7, "changed"), FetchOptions())

@@ -33,9 +33,11 @@ from jobs.whatsapp.errors import (
     NoValidRecipients,
     TemplateNotApproved,
     TemplateNotFound,
+    TemplateVariablesMismatch,
 )
 from jobs.whatsapp.pacing import LocalPacer
 from jobs.whatsapp.sender import BlastSender
+from jobs.whatsapp.templates import parameter_count, sync_templates
 
 from .cloud_api import CloudApi
 from .whatsapp_fixtures import add_template, api_client, cloud_api, cloud_settings, number
@@ -121,6 +123,49 @@ async def test_a_blast_needs_an_approved_template_and_a_valid_number(database: D
     approved = await add_template(database)
     with pytest.raises(NoValidRecipients, match="'12345'"):
         await create_blast(database, BlastDraft("x", approved.name, "id", ["12345"]))
+
+
+def test_a_templates_parameters_are_its_numbered_placeholders() -> None:
+    assert parameter_count("Halo {{1}}, diskon {{2}} untuk {{1}}") == 2
+    assert parameter_count("Promo {{ 3 }} {{1}} {{2}}") == 3
+    assert parameter_count("Tanpa variabel, {{nama}} bukan parameter bernomor") == 0
+
+
+async def test_the_variables_must_fill_the_templates_body_parameters(database: Database) -> None:
+    template = await add_template(database, body="Halo {{1}}, diskon {{2}} sampai akhir bulan")
+    one = BlastDraft("x", template.name, "id", [number(1)], ["Siti"])
+    with pytest.raises(TemplateVariablesMismatch, match=r"takes 2 variable\(s\).*1 given"):
+        await create_blast(database, one)
+    created = await create_blast(database, BlastDraft("x", template.name, "id", [number(1)], ["Siti", "50%"]))
+    with pytest.raises(TemplateVariablesMismatch, match="3 given"):
+        await update_blast(database, created.blast_id, name="renamed", variables=["a", "b", "c"])
+    blast = await load(database, created.blast_id)
+    assert (blast.name, blast.variables) == ("x", ["Siti", "50%"])  # the refused update changed nothing
+    await update_blast(database, created.blast_id, variables=["Budi", "30%"])
+    assert (await load(database, created.blast_id)).variables == ["Budi", "30%"]
+    unsynced = await add_template(database)  # no body known yet: not checked here
+    await create_blast(database, BlastDraft("x", unsynced.name, "id", [number(1)], ["anything"]))
+
+
+async def test_template_sync_records_the_body_the_variables_are_checked_against(
+    database: Database, cloud_api: tuple[CloudApi, str], api_client: CloudApiClient
+) -> None:
+    api, _ = cloud_api
+    submitted = await add_template(database, TemplateStatus.SUBMITTED)
+    approved = await add_template(database)  # approved before bodies were kept
+    body = [{"type": "HEADER", "format": "TEXT", "text": "Promo {{1}}"}, {"type": "BODY", "text": "Halo {{1}}"}]
+    api.templates = [
+        {"id": "1", "name": submitted.name, "language": "id", "status": "APPROVED", "components": body},
+        {"id": "2", "name": approved.name, "language": "id", "status": "APPROVED", "components": body[1:]},
+    ]
+    report = await sync_templates(database, api_client)
+    assert (report.approved, report.bodies) == ([f"{submitted.name}/id"], 2)
+    with pytest.raises(TemplateVariablesMismatch, match="takes 1 variable"):
+        await create_blast(database, BlastDraft("x", approved.name, "id", [number(1)], []))
+    await create_blast(database, BlastDraft("x", submitted.name, "id", [number(1)], ["Siti"]))
+    requests = len(api.requests)
+    assert (await sync_templates(database, api_client)).bodies == 0
+    assert len(api.requests) == requests  # every template has its verdict and body: nothing to ask
 
 
 async def test_a_moved_blast_keeps_its_job_or_gets_a_new_one_when_it_cannot_move(

@@ -164,8 +164,10 @@ async def test_templates_are_listed_and_synced_on_demand(
     api, url = cloud_api
     waiting = await add_template(database, TemplateStatus.SUBMITTED, name="promo_waiting")
     await add_template(database, name="promo_live")
+    body = [{"type": "BODY", "text": "Halo {{1}}, kode promo {{2}}"}]
     api.templates = [
-        {"id": "77", "name": waiting.name, "language": "id", "status": "REJECTED", "rejected_reason": "INVALID_FORMAT"}
+        {"id": "77", "name": waiting.name, "language": "id", "status": "REJECTED", "rejected_reason": "INVALID_FORMAT"},
+        {"id": "78", "name": "promo_live", "language": "id", "status": "APPROVED", "components": body},
     ]
     listed = await ok(await project_http.get("/api/whatsapp/templates", headers=AS_VIEWER))
     assert [(t["name"], t["status"]) for t in listed["templates"]] == [
@@ -178,6 +180,8 @@ async def test_templates_are_listed_and_synced_on_demand(
     rejected = await ok(await project_http.get("/api/whatsapp/templates", params={"status": "REJECTED"}))
     assert [(t["name"], t["rejection_reason"]) for t in rejected["templates"]] == [("promo_waiting", "INVALID_FORMAT")]
     assert rejected["templates"][0]["synced_at"] is not None
+    (live,) = (await ok(await project_http.get("/api/whatsapp/templates", params={"status": "APPROVED"})))["templates"]
+    assert (live["body"], live["parameters"]) == ("Halo {{1}}, kode promo {{2}}", 2)  # its body, synced meanwhile
 
 
 async def test_a_blast_whose_template_lost_its_approval_cannot_be_moved(
@@ -199,3 +203,25 @@ async def test_a_blast_whose_template_lost_its_approval_cannot_be_moved(
     shown = (await ok(await project_http.get(f"{BLASTS}/{blast_id}")))["blast"]
     assert shown["name"] == "Promo Harbolnas"  # nothing of the refused change was kept
     assert abs(datetime.fromisoformat(shown["send_at"]) - later) < timedelta(milliseconds=1)
+
+
+async def test_variables_that_do_not_fill_the_templates_parameters_are_refused_with_422(
+    project_http: httpx.AsyncClient, database: Database
+) -> None:
+    template = await add_template(database, body="Halo {{1}}, diskon {{2}} hari ini")
+    one = blast_body(template.name, [number(1)])  # one variable for two parameters
+    assert "takes 2 variable(s) ({{1}} … in its body), 1 given" in await refused(
+        await project_http.post(BLASTS, json=one), 422
+    )
+    assert (await ok(await project_http.get(BLASTS)))["total"] == 0  # nothing was stored
+    later = datetime.now(UTC) + timedelta(hours=1)
+    two = blast_body(template.name, [number(1)], variables=["Siti", "50%"], send_at=later.isoformat())
+    blast_id = (await ok(await project_http.post(BLASTS, json=two), 201))["blast_id"]
+
+    change = {"variables": ["Siti"], "name": "renamed", "send_at": (later + timedelta(hours=1)).isoformat()}
+    assert "1 given" in await refused(await project_http.patch(f"{BLASTS}/{blast_id}", json=change), 422)
+    shown = (await ok(await project_http.get(f"{BLASTS}/{blast_id}")))["blast"]
+    assert (shown["name"], shown["variables"]) == ("Promo Harbolnas", ["Siti", "50%"])  # nothing was changed
+    assert abs(datetime.fromisoformat(shown["send_at"]) - later) < timedelta(milliseconds=1)
+    changed = await ok(await project_http.patch(f"{BLASTS}/{blast_id}", json={"variables": ["Budi", "30%"]}))
+    assert changed["blast"]["variables"] == ["Budi", "30%"]

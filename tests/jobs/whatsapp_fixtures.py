@@ -46,10 +46,16 @@ def cloud_settings(url: str, token: str = TOKEN) -> CloudApiSettings:
 
 
 async def add_template(
-    db: Database, status: TemplateStatus = TemplateStatus.APPROVED, *, name: str = "", language: str = "id"
+    db: Database,
+    status: TemplateStatus = TemplateStatus.APPROVED,
+    *,
+    name: str = "",
+    language: str = "id",
+    body: str | None = None,
 ) -> WhatsAppTemplate:
+    """A template row; ``body`` None is one not synced yet (its variables are not checked)."""
     template = WhatsAppTemplate(
-        name=name or f"promo_{uuid.uuid4().hex[:8]}", language=language, category="MARKETING", status=status
+        name=name or f"promo_{uuid.uuid4().hex[:8]}", language=language, category="MARKETING", status=status, body=body
     )
     async with db.session() as session, session.begin():
         session.add(template)
