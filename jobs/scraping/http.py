@@ -13,13 +13,6 @@ framework's ``SharedRateLimiter`` when the runtime gives one; a long pause raise
 
 Connections are kept alive and reused across jobs (one pool per proxy, one direct): opening a TCP (and TLS)
 connection per page would cost more than the page.
-
-A GET goes straight to the pool's ``httpx.AsyncHTTPTransport`` with the client's headers; only an answer that
-redirects is fetched again through the ``httpx.AsyncClient`` over the same pool, which follows it. The client's
-per-request layers (URL merging, auth, redirect and hook loops, cookies) were a third of a page's HTTP CPU in the
-scrape-chain benchmark, and a product page rarely redirects. Cookies are therefore not kept between pages (a
-shared jar across rotating user agents and jobs would be a leak anyway), and ``HTTP(S)_PROXY`` from the
-environment is not read: proxies are ``SCRAPER_PROXY_URLS``.
 """
 
 from __future__ import annotations
@@ -91,9 +84,16 @@ class Fetcher:
         shared: SharedRateLimiter | None = None,
     ) -> None:
         self.settings = settings
-        verify = tls or tls_context()
-        self._direct = _client(verify, settings.timeout_s)
-        self._proxied = [_client(verify, settings.timeout_s, proxy=url) for url in settings.proxy_urls]
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        common: dict[str, Any] = {
+            "verify": tls or tls_context(),
+            "timeout": httpx.Timeout(settings.timeout_s),
+            "limits": limits,
+            "follow_redirects": True,
+            "headers": {"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"},
+        }
+        self._direct = httpx.AsyncClient(**common)
+        self._proxied = [httpx.AsyncClient(proxy=url, **common) for url in settings.proxy_urls]
         self._proxy_turn = itertools.cycle(range(len(self._proxied))) if self._proxied else None
         self._agents = itertools.cycle(settings.user_agents)
         self.limiter = KeyedLimiter(settings.limit_for, shared=shared, namespace="scrape:host")
@@ -101,7 +101,7 @@ class Fetcher:
 
     async def close(self) -> None:
         for client in (self._direct, *self._proxied):
-            await client.http.aclose()
+            await client.aclose()
 
     async def get(self, url: str, options: FetchOptions = FetchOptions(), **params: str | int) -> Page:
         host = urlsplit(url).hostname or ""
@@ -125,68 +125,31 @@ class Fetcher:
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         return Page(str(response.url), response.status_code, content_type, response.content)
 
-    def _client(self, use_proxy: bool) -> _Client:
+    def _client(self, use_proxy: bool) -> httpx.AsyncClient:
         if not use_proxy:
             return self._direct
         if self._proxy_turn is None:
             raise NotConfigured("the job asked for a proxy (use_proxy=True) but SCRAPER_PROXY_URLS is empty")
         return self._proxied[next(self._proxy_turn)]
 
-    async def _send(self, client: _Client, url: str, params: dict[str, str | int], timeout_s: float) -> httpx.Response:
+    async def _send(
+        self, client: httpx.AsyncClient, url: str, params: dict[str, str | int], timeout_s: float
+    ) -> httpx.Response:
         headers = {"User-Agent": next(self._agents)}
         try:
             # httpx's timeout bounds each phase; the outer one bounds a server that trickles bytes forever.
             async with asyncio.timeout(timeout_s * 2):
-                response = await client.get_once(url, params, headers, timeout_s)
-                if response.is_redirect:
-                    return await client.http.get(url, params=params or None, headers=headers, timeout=timeout_s)
-                return response
+                return await client.get(url, params=params or None, headers=headers, timeout=timeout_s)
         except (httpx.TimeoutException, TimeoutError) as exc:
             raise FetchTimeout(f"{url}: no answer within {timeout_s:g}s") from exc
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
 
-    async def _fetch_robots(self, client: _Client, url: str) -> tuple[int, str]:
+    async def _fetch_robots(self, client: httpx.AsyncClient, url: str) -> tuple[int, str]:
         host = urlsplit(url).hostname or ""
         async with self.limiter.slot(host):
             response = await self._send(client, url, {}, self.settings.timeout_s)
         return response.status_code, response.text
-
-
-@dataclass(frozen=True)
-class _Client:
-    """One connection pool (a transport) and the ``AsyncClient`` over it, for the answers that redirect."""
-
-    transport: httpx.AsyncHTTPTransport
-    http: httpx.AsyncClient
-
-    async def get_once(
-        self, url: str, params: dict[str, str | int], headers: dict[str, str], timeout_s: float
-    ) -> httpx.Response:
-        """One GET on the pool, redirects not followed; the body is read."""
-        merged = self.http.headers.copy()
-        merged.update(headers)  # case-insensitive: the rotated User-Agent replaces httpx's
-        timeout = {"timeout": httpx.Timeout(timeout_s).as_dict()}
-        request = httpx.Request("GET", url, params=params or None, headers=merged, extensions=timeout)
-        response = await self.transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        response.request = request
-        return response
-
-
-def _client(verify: ssl.SSLContext, timeout_s: float, *, proxy: str | None = None) -> _Client:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
-    http = httpx.AsyncClient(
-        transport=transport,
-        timeout=httpx.Timeout(timeout_s),
-        follow_redirects=True,
-        headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"},
-    )
-    return _Client(transport, http)
 
 
 def tls_context() -> ssl.SSLContext:
