@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     "control": 4,
     "events": 4,
     "views": 4,
+    "listing": 4,  # paged reads from the job indexes (read API)
     "misfire": 4,
     "schedule_store": 4,
     "conditions": 4,

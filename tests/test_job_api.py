@@ -84,11 +84,14 @@ async def test_listing_is_newest_first_paged_and_filtered(client: Client, app_se
     assert page.total == 12 and page.more and len(page.jobs) == 4
     by_function = await api.jobs("alpha", "completed", function="on_beta", limit=50)
     assert {j.job_id for j in by_function.jobs} == {ids[i] for i in range(0, 12, 3)}
-    assert by_function.total is None and not by_function.more
+    assert by_function.total == 4 and not by_function.more
     by_tag = await api.jobs("alpha", "completed", tag="batch=a")
     assert {j.job_id for j in by_tag.jobs} == set(ids[1::2]) and by_tag.total == 6
     both = await api.jobs("alpha", "completed", function="echo", tag=("batch", "b"))
-    assert {j.job_id for j in both.jobs} == {ids[i] for i in range(0, 12, 2) if i % 3}
+    assert {j.job_id for j in both.jobs} == {ids[i] for i in range(0, 12, 2) if i % 3} and both.total == 4
+    both_paged = await api.jobs("alpha", "completed", function="echo", tag=("batch", "b"), offset=1, limit=2)
+    assert [j.job_id for j in both_paged.jobs] == [j.job_id for j in both.jobs][1:3] and both_paged.more
+    assert (await api.counts("alpha", function="on_beta")).completed == 4
     assert (await api.jobs("alpha", "failed")).jobs == []
     with pytest.raises(UnknownState):
         await api.jobs("alpha", "finished")

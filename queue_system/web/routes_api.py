@@ -73,9 +73,11 @@ async def queue_stats(request: Request, queue: str, _p: Viewer, tag: TagQuery = 
 @router.get(
     "/queues/{queue}/jobs",
     summary="A page of a queue's jobs in one state, filtered or searched",
-    description="Without a filter, `offset` pages the state's listing and `total` is its exact count. With "
-    "`function`, `tag` or `q` (text in the payload), each call reads a bounded number of jobs from the position "
-    "`offset` and answers `next_cursor`: pass it as `offset` to continue (null: nothing further).",
+    description="Without `q`, `offset` pages the state's listing -- all of it, or the jobs of one `function` "
+    "and/or `tag` -- read from indexes, and `total` is its exact count. With `q` (text in the payload), the search "
+    "reads a bounded number of jobs (of the filtered index when `function` or `tag` is given) from the position "
+    "`offset` and answers `scanned` (jobs read), `search_space` (the filtered index's size) and `next_cursor`: pass "
+    "it as `offset` to continue (null: nothing further).",
 )
 async def queue_jobs(
     request: Request,
@@ -90,10 +92,10 @@ async def queue_jobs(
 ) -> dict[str, Any]:
     ctx = context(request)
     api = await ctx.api()
-    if q or function or tag:  # a bounded scan from a cursor: `offset` is where the previous page stopped
-        page = await api.search(queue, state, q or "", function=function, tag=tag, cursor=offset, limit=limit)
+    if q:  # a bounded scan from a cursor: `offset` is where the previous page stopped
+        page = await api.search(queue, state, q, function=function, tag=tag, cursor=offset, limit=limit)
     else:
-        page = await api.jobs(queue, state, offset=offset, limit=limit)
+        page = await api.jobs(queue, state, offset=offset, limit=limit, function=function, tag=tag)
     data = page.to_dict()
     data["jobs"] = [ctx.redactor.job(job) for job in data["jobs"]]
     return data

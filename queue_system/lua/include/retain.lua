@@ -1,15 +1,15 @@
 -- retain: remove finished job records (completed, failed, aborted) by a queue's retention policy.
 -- Needs include/state.lua. Removing a record deletes its hash, its logs and its result, takes it out of its
--- index and decrements its counters (the totals stay), so counts stay exact.
+-- indexes (its state's, its function's, its tags') and decrements its counters (the totals stay), so counts
+-- and indexes stay exact.
 
 local function remove_records(prefix, queue, state, ids)
-  if #ids == 0 then return 0 end
   for _, id in ipairs(ids) do
     local meta = prefix .. ":meta:" .. id
-    count(prefix, queue, redis.call("HGET", meta, "tg"), state, -1)
+    local rec = redis.call("HMGET", meta, "tg", "f")
+    move(prefix, id, queue, rec[1], state, false, 0, rec[2])
     redis.call("DEL", meta, prefix .. ":logs:" .. id, "arq:result:" .. id)
   end
-  redis.call("ZREM", prefix .. ":jobs:" .. queue .. ":" .. state, unpack(ids))
   return #ids
 end
 

@@ -2,22 +2,31 @@
 --
 -- A job's state lives in its record, the hash {prefix}:meta:{id} (field "s"). A script that moves a job reads
 -- the state it leaves and calls move(); in the same atomic step move() keeps
---   counters  {prefix}:counts:{queue} and {prefix}:counts:{queue}:tag:{k}={v}: one field per state, plus
---             total_completed / total_failed / total_aborted (outcomes ever recorded, never decremented);
---   indexes   {prefix}:jobs:{queue}:{state} for completed, failed and aborted, scored by finish time (ms).
--- Invariant: a job is in index (queue, state) exactly when its record says that queue and state, and each
--- counter field is the number of records in that state. Active jobs have no index of their own (it would cost
--- two writes per job on the hot path): they are the queue's leased members, found by list.lua. Counter changes
--- are summed in memory and written once per key by flush_counts() at the end of the script (a bulk call pays
--- one HINCRBY per counter, not per job).
--- A tag's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay readable until
--- then, and a new job with that tag makes it permanent again), so one-off tag values (batch ids) cost nothing
+--   counters  {prefix}:counts:{queue}, {prefix}:counts:{queue}:tag:{k}={v} and {prefix}:counts:{queue}:fn:{f}:
+--             one field per state, plus total_completed / total_failed / total_aborted (outcomes ever
+--             recorded, never decremented);
+--   indexes   {prefix}:jobs:{queue}:{state} for completed, failed, aborted (scored by finish time, ms), delayed
+--             and retrying (scored as in the queue: due time); and the filter indexes
+--             {prefix}:jobs:{queue}:{state}:fn:{f} and {prefix}:jobs:{queue}:{state}:tag:{k}={v} for every
+--             state but active (waiting ones scored as in the queue, so they page in run order).
+-- Invariant: a job is in index (queue, state[, function | tag]) exactly when its record says that queue and
+-- state (and function, tag), and each counter field is the number of records in that state. Waiting jobs need
+-- no unfiltered index: the queue's ready band is one (less the running jobs). Active jobs have no index at all:
+-- claiming is the hot path and they are few (the workers' slots); they are the queue's leased members, found by
+-- list.lua. So a job's trip enqueue -> claim -> finish costs, per function and per tag, one ZADD at enqueue,
+-- one ZREM at claim and one ZADD at finish. Retention (include/retain.lua) removes records through move(), so
+-- the indexes never outgrow the records. Counter changes are summed in memory and written once per key by
+-- flush_counts() at the end of the script (a bulk call pays one HINCRBY per counter, not per job).
+-- A tag's or function's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay
+-- readable until then, and a new job makes it permanent again), so one-off tag values (batch ids) cost nothing
 -- forever. end_job() records an outcome; emit() appends to the event stream (MAXLEN ~ maxlen; 0 = no events).
-local INDEXED = { completed = true, failed = true, aborted = true }
+local INDEXED = { completed = true, failed = true, aborted = true, delayed = true, retrying = true }
+local FILTERED = { waiting = true, delayed = true, retrying = true, completed = true, failed = true, aborted = true }
+local FINISHED = { completed = true, failed = true, aborted = true }
 local STATES = { "waiting", "delayed", "active", "retrying", "completed", "failed", "aborted" }
 local TAG_COUNTS_KEEP_MS = 7 * 86400 * 1000
 local pending_counts = {}
-local tag_count_keys = {}
+local filter_count_keys = {}  -- tag and function counter hashes touched (they may expire)
 local parsed_tags = {}
 
 local function queue_key_of(name)
@@ -49,7 +58,7 @@ local function bump(key, field, n)
 end
 
 local counts_keys = {}
-local function count(prefix, queue, tags, field, n)
+local function count(prefix, queue, tags, field, n, fn)
   local key = counts_keys[queue]
   if not key then
     key = prefix .. ":counts:" .. queue
@@ -60,26 +69,52 @@ local function count(prefix, queue, tags, field, n)
   if list then
     for _, kv in ipairs(list) do
       local key = prefix .. ":counts:" .. queue .. ":tag:" .. kv
-      tag_count_keys[key] = true
+      filter_count_keys[key] = true
       bump(key, field, n)
     end
   end
+  if fn and fn ~= "" then
+    local key = prefix .. ":counts:" .. queue .. ":fn:" .. fn
+    filter_count_keys[key] = true
+    bump(key, field, n)
+  end
 end
 
--- move(prefix, id, queue, tags, from, to, at_ms): from/to may be false (a job not recorded yet / removed).
-local function move(prefix, id, queue, tags, from, to, at_ms)
+-- index_call(cmd, prefix, queue, state, fn, tags, ...): run ZADD or ZREM (with the rest of the arguments) on every
+-- index a job in that state, with that function and those tags, belongs to.
+local function index_call(cmd, prefix, queue, state, fn, tags, ...)
+  local base = prefix .. ":jobs:" .. queue .. ":" .. state
+  if INDEXED[state] then redis.call(cmd, base, ...) end
+  if not FILTERED[state] then return end
+  if fn and fn ~= "" then redis.call(cmd, base .. ":fn:" .. fn, ...) end
+  local list = tag_list(tags)
+  if list then
+    for _, kv in ipairs(list) do redis.call(cmd, base .. ":tag:" .. kv, ...) end
+  end
+end
+
+-- a queued job's index score is its queue score (the caller wrote it first), so indexes page in queue order
+local function index_score(queue, id, state, at_ms, score)
+  if FINISHED[state] then return at_ms end
+  return score or redis.call("ZSCORE", queue_key_of(queue), id) or at_ms
+end
+
+-- move(prefix, id, queue, tags, from, to, at_ms, fn, score): from/to may be false (a job not recorded yet /
+-- removed). fn: the function the record says ("" or nil: none). score: a queued job's queue score, if the
+-- caller has it at hand (else it is read).
+local function move(prefix, id, queue, tags, from, to, at_ms, fn, score)
   if from == to then
-    if to and INDEXED[to] then redis.call("ZADD", prefix .. ":jobs:" .. queue .. ":" .. to, at_ms, id) end
+    if to then index_call("ZADD", prefix, queue, to, fn, tags, index_score(queue, id, to, at_ms, score), id) end
     return
   end
   if from then
-    count(prefix, queue, tags, from, -1)
-    if INDEXED[from] then redis.call("ZREM", prefix .. ":jobs:" .. queue .. ":" .. from, id) end
+    count(prefix, queue, tags, from, -1, fn)
+    index_call("ZREM", prefix, queue, from, fn, tags, id)
   end
   if to then
-    count(prefix, queue, tags, to, 1)
-    if INDEXED[to] then redis.call("ZADD", prefix .. ":jobs:" .. queue .. ":" .. to, at_ms, id) end
-    if to == "completed" or to == "failed" or to == "aborted" then count(prefix, queue, tags, "total_" .. to, 1) end
+    count(prefix, queue, tags, to, 1, fn)
+    index_call("ZADD", prefix, queue, to, fn, tags, index_score(queue, id, to, at_ms, score), id)
+    if FINISHED[to] then count(prefix, queue, tags, "total_" .. to, 1, fn) end
   end
 end
 
@@ -92,7 +127,7 @@ local function flush_counts()
         if string.sub(field, 1, 6) ~= "total_" then changed = true end
       end
     end
-    if changed and tag_count_keys[key] then
+    if changed and filter_count_keys[key] then
       local live = false
       for _, v in ipairs(redis.call("HMGET", key, unpack(STATES))) do
         if v and v ~= "0" then
@@ -104,7 +139,7 @@ local function flush_counts()
     end
   end
   pending_counts = {}
-  tag_count_keys = {}
+  filter_count_keys = {}
 end
 
 local function emit(prefix, maxlen, event, id, queue, fn, tags, ...)
@@ -146,7 +181,7 @@ local function end_job(prefix, now, maxlen, id, queue, state, err, known)
   else
     redis.call("HSET", meta, "s", state, "ft", now, "t", rec[4])
   end
-  move(prefix, id, queue, rec[2], rec[1], state, now)
+  move(prefix, id, queue, rec[2], rec[1], state, now, rec[3])
   batch_job_ended(prefix, now, maxlen, id, rec[2], state)
   if any_aborting(prefix) then redis.call("SREM", prefix .. ":aborting", id) end
   if err ~= "" then
