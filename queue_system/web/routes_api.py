@@ -22,6 +22,7 @@ Admin = Annotated[Principal, Depends(admin)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 TagQuery = Annotated[str | None, Query(description="key=value", max_length=500)]
+FunctionQuery = Annotated[str | None, Query(max_length=200)]
 
 router = APIRouter(prefix="/api/v1")
 
@@ -64,10 +65,12 @@ async def queues(request: Request, _p: Viewer, tag: TagQuery = None) -> list[dic
     return [s.to_dict() for s in await api.stats(tag=tag)]
 
 
-@router.get("/queues/{queue}", summary="Counts per state of one queue")
-async def queue_stats(request: Request, queue: str, _p: Viewer, tag: TagQuery = None) -> dict[str, Any]:
+@router.get("/queues/{queue}", summary="Counts per state of one queue (or of its jobs with one tag or function)")
+async def queue_stats(
+    request: Request, queue: str, _p: Viewer, tag: TagQuery = None, function: FunctionQuery = None
+) -> dict[str, Any]:
     api = await context(request).api()
-    return (await api.stats(queue, tag=tag))[0].to_dict()
+    return (await api.stats(queue, tag=tag, function=function))[0].to_dict()
 
 
 @router.get(
@@ -86,7 +89,7 @@ async def queue_jobs(
     state: JobState = JobState.WAITING,
     offset: Offset = 0,
     limit: Limit = 50,
-    function: Annotated[str | None, Query(max_length=200)] = None,
+    function: FunctionQuery = None,
     tag: TagQuery = None,
     q: Annotated[str | None, Query(description="text in the payload", max_length=200)] = None,
 ) -> dict[str, Any]:
