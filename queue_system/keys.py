@@ -132,6 +132,11 @@ class Keys:
         """Stream of job and queue events, trimmed to about ``QS_EVENTS_MAXLEN`` entries."""
         return f"{self.prefix}:events"
 
+    def throughput(self, minute: int) -> str:
+        """Hash ``{queue}:completed`` / ``{queue}:failed`` -> jobs that ended in that minute (ms // 60 000), kept 25 h
+        (lua/include/state.lua)."""
+        return f"{self.prefix}:throughput:{minute}"
+
     def seq(self, queue: str) -> str:
         """Counter that orders jobs FIFO within a priority level."""
         return f"{self.prefix}:seq:{queue}"

@@ -19,12 +19,17 @@
 -- flush_counts() at the end of the script (a bulk call pays one HINCRBY per counter, not per job).
 -- A tag's or function's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay
 -- readable until then, and a new job makes it permanent again), so one-off tag values (batch ids) cost nothing
--- forever. end_job() records an outcome; emit() appends to the event stream (MAXLEN ~ maxlen; 0 = no events).
+-- forever. end_job() records an outcome, and counts completed and failed ones per minute in
+-- {prefix}:throughput:{minute} (field "{queue}:{state}"; kept THROUGHPUT_KEEP_MS), so the dashboard's sparklines
+-- read 60 small hashes instead of an hour of events; emit() appends to the event stream (MAXLEN ~ maxlen; 0 =
+-- no events).
 local INDEXED = { completed = true, failed = true, aborted = true, delayed = true, retrying = true }
 local FILTERED = { waiting = true, delayed = true, retrying = true, completed = true, failed = true, aborted = true }
 local FINISHED = { completed = true, failed = true, aborted = true }
 local STATES = { "waiting", "delayed", "active", "retrying", "completed", "failed", "aborted" }
 local TAG_COUNTS_KEEP_MS = 7 * 86400 * 1000
+local THROUGHPUT_KEEP_MS = 25 * 3600 * 1000  -- the API serves up to 24 h of minutes
+local throughput_keys = {}
 local pending_counts = {}
 local filter_count_keys = {}  -- tag and function counter hashes touched (they may expire)
 local parsed_tags = {}
@@ -138,8 +143,10 @@ local function flush_counts()
       if live then redis.call("PERSIST", key) else redis.call("PEXPIRE", key, TAG_COUNTS_KEEP_MS) end
     end
   end
+  for key in pairs(throughput_keys) do redis.call("PEXPIRE", key, THROUGHPUT_KEEP_MS) end
   pending_counts = {}
   filter_count_keys = {}
+  throughput_keys = {}
 end
 
 local function emit(prefix, maxlen, event, id, queue, fn, tags, ...)
@@ -182,6 +189,11 @@ local function end_job(prefix, now, maxlen, id, queue, state, err, known)
     redis.call("HSET", meta, "s", state, "ft", now, "t", rec[4])
   end
   move(prefix, id, queue, rec[2], rec[1], state, now, rec[3])
+  if state ~= "aborted" then
+    local minute_key = prefix .. ":throughput:" .. math.floor(tonumber(now) / 60000)
+    throughput_keys[minute_key] = true
+    bump(minute_key, queue .. ":" .. state, 1)
+  end
   batch_job_ended(prefix, now, maxlen, id, rec[2], state)
   if any_aborting(prefix) then redis.call("SREM", prefix .. ":aborting", id) end
   if err ~= "" then
