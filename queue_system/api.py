@@ -182,8 +182,9 @@ class QueueAPI:
     async def _active_page(self, queue: str, filters: Filters, offset: int, limit: int) -> JobPage:
         """Active jobs have no index (claiming is the hot path): they are the queue's leased members, as many as
         the workers' slots, found from the queue's front (claims take the lowest scores) by lua/list.lua."""
-        active = (await self.counts(queue)).active
-        found = min(active, ACTIVE_LIST_MAX)
+        found = min((await self.counts(queue)).active, ACTIVE_LIST_MAX)
+        if not found:
+            return JobPage(queue, JobState.ACTIVE, offset, limit, 0, False, [])
         args = (JobState.ACTIVE, filters.function, filters.tag, 0, found, "asc")
         ids, more = await self._scan(queue_key(queue), "+inf", "-inf", *args)
         jobs = sorted(await self._summaries(ids, queue), key=lambda j: j.started_at_ms or 0, reverse=True)
@@ -296,9 +297,12 @@ class QueueAPI:
         budget: int = SEARCH_BUDGET,
     ) -> JobPage:
         """A page of a queue's jobs in one state whose payload, function or tags contain ``text`` (any case) and
-        that match ``function`` and ``tag``, newest first, read from ``cursor`` (a position in the state's
-        listing). It reads at most ``budget`` entries, so it stays fast on a million-job queue; the page's
-        ``next_cursor`` continues the search (None: the end was reached)."""
+        that match ``function`` and ``tag``, newest first, read from ``cursor``: a position in the smallest index
+        the filters allow (the function's or the tag's; without a filter, the state's listing). A bounded scan,
+        not an index: it reads at most ``budget`` entries, so each call stays fast on a million-job queue, and
+        says so -- ``scanned`` (entries read), ``search_space`` (the filtered index's size) and ``next_cursor``
+        (where to continue; None: the end was reached). Without ``text``, :meth:`jobs` pages the same filters by
+        rank with an exact total."""
         validate_queue_name(queue)
         state = JobState.parse(state)
         filters = Filters(function or None, _tag(tag))
