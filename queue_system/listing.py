@@ -5,8 +5,9 @@ Which sorted set answers which listing:
   - completed, failed, aborted, delayed, retrying without a filter: ``{prefix}:jobs:{queue}:{state}``;
   - waiting without a filter: the queue's own ready band (:meth:`QueueAPI._waiting_page`), not read here;
   - any state but active, filtered by a function or a tag: that function's or tag's index of the state;
-  - filtered by both: the smaller of the two indexes, each member looked up in the other (lua/intersect.lua;
-    the total by ZINTERCARD), so it costs what the smaller index and the page's depth cost;
+  - filtered by both: the smaller of the two indexes walked, each member looked up in the other
+    (lua/intersect.lua), so a page costs its depth divided by how many of the smaller index match; the total is
+    the tag's counter of its jobs per function (O(1));
   - active: no index at all (the workers' slots bound them); :class:`QueueAPI` finds them in the queue.
 Payload-text search stays a bounded scan, but over the smallest index that the filters allow (:meth:`search_key`).
 """
@@ -67,9 +68,11 @@ class Indexes:
     ) -> IndexPage:
         """A page by rank, newest (highest score) first unless ``ascending``, with the listing's exact total."""
         keys = await self._smallest_first(self.keys_for(queue, state, filters))
-        if len(keys) > 1:
-            args: ScriptArgs = [offset, limit, "asc" if ascending else "desc", INTERSECT_BUDGET]
-            ids, more, total = await self._intersect(keys=keys, args=args, client=self.redis)
+        if len(keys) > 1 and filters.tag is not None:
+            counted = [*keys, self.keys.tag_counts(queue, *filters.tag)]
+            field = f"fn:{filters.function}:{state.value}"
+            args: ScriptArgs = [offset, limit, "asc" if ascending else "desc", INTERSECT_BUDGET, field]
+            ids, more, total = await self._intersect(keys=counted, args=args, client=self.redis)
             return IndexPage([i.decode() for i in ids], bool(more), int(total))
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zcard(keys[0])

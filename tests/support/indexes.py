@@ -32,8 +32,10 @@ for _, key in ipairs(redis.call("KEYS", prefix .. ":jobs:*")) do
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end
 end
-for _, key in ipairs(redis.call("KEYS", prefix .. ":counts:*:fn:*")) do
-  fn_counts[#fn_counts + 1] = { key, redis.call("HGETALL", key) }
+for _, pattern in ipairs({ ":counts:*:fn:*", ":counts:*:tag:*" }) do
+  for _, key in ipairs(redis.call("KEYS", prefix .. pattern)) do
+    fn_counts[#fn_counts + 1] = { key, redis.call("HGETALL", key) }
+  end
 end
 for _, id in ipairs(ids) do
   local rec = redis.call("HMGET", prefix .. ":meta:" .. id, "q", "s", "f", "tg")
@@ -87,8 +89,9 @@ def expected_indexes(prefix: str, records: dict[str, Record]) -> dict[str, set[s
 
 
 async def assert_indexes_exact(client: Client, job_ids: list[str]) -> dict[str, set[str]]:
-    """Each index holds exactly the jobs whose record says its queue, state (and function or tag), and each
-    per-function counter counts exactly the records of its queue and function in each state. Returns the indexes."""
+    """Each index holds exactly the jobs whose record says its queue, state (and function or tag), each
+    per-function counter counts exactly the records of its queue and function in each state, and each tag's
+    per-function fields those of its queue, tag and function. Returns the indexes."""
     prefix = client.keys.prefix
     indexes, counts, records = await read_all(client, job_ids)
     expected = expected_indexes(prefix, records)
@@ -104,7 +107,24 @@ async def assert_indexes_exact(client: Client, job_ids: list[str]) -> dict[str, 
             queue,
             function,
         )
+    tagged = Counter(
+        (rec.queue, f"{k}={v}", f"fn:{rec.function}:{rec.state}")
+        for rec in records.values()
+        if rec.function
+        for k, v in rec.tags.items()
+    )
     for key, counted in counts.items():  # a counter with no record left counts nothing
-        queue, function = key[len(prefix) + len(":counts:") :].split(":fn:", 1)
-        assert {s: counted.get(s, 0) for s in STATES} == {s: true_counts[(queue, function, s)] for s in STATES}, key
+        queue, kind, name = _counter_name(prefix, key)
+        if kind == "fn":
+            assert {s: counted.get(s, 0) for s in STATES} == {s: true_counts[(queue, name, s)] for s in STATES}, key
+        else:  # a tag's counts of its jobs per function and state
+            by_function = {f: n for f, n in counted.items() if f.startswith("fn:") and n}
+            assert by_function == {f: n for (q, kv, f), n in tagged.items() if (q, kv) == (queue, name)}, key
+    assert {(q, kv) for q, kv, _ in tagged} <= {_counter_name(prefix, key)[::2] for key in counts}
     return indexes
+
+
+def _counter_name(prefix: str, key: str) -> tuple[str, str, str]:
+    """``{prefix}:counts:{queue}:fn:{function}`` or ``...:tag:{k=v}`` -> (queue, "fn" | "tag", name)."""
+    queue, kind, name = key[len(prefix) + len(":counts:") :].split(":", 2)
+    return queue, kind, name

@@ -4,7 +4,8 @@
 -- the state it leaves and calls move(); in the same atomic step move() keeps
 --   counters  {prefix}:counts:{queue}, {prefix}:counts:{queue}:tag:{k}={v} and {prefix}:counts:{queue}:fn:{f}:
 --             one field per state, plus total_completed / total_failed / total_aborted (outcomes ever
---             recorded, never decremented);
+--             recorded, never decremented); a tag's hash also counts its jobs per function and state (fields
+--             "fn:{f}:{state}"), the exact total of a listing filtered by both (one more HINCRBY per tag);
 --   indexes   {prefix}:jobs:{queue}:{state} for completed, failed, aborted (scored by finish time, ms), delayed
 --             and retrying (scored as in the queue: due time); and the filter indexes
 --             {prefix}:jobs:{queue}:{state}:fn:{f} and {prefix}:jobs:{queue}:{state}:tag:{k}={v} for every
@@ -17,9 +18,10 @@
 -- one ZREM at claim and one ZADD at finish. Retention (include/retain.lua) removes records through move(), so
 -- the indexes never outgrow the records. Counter changes are summed in memory and written once per key by
 -- flush_counts() at the end of the script (a bulk call pays one HINCRBY per counter, not per job).
--- A tag's or function's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay
--- readable until then, and a new job makes it permanent again), so one-off tag values (batch ids) cost nothing
--- forever. end_job() records an outcome, and counts completed and failed ones per minute in
+-- A tag's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay readable until
+-- then, and a new job with that tag makes it permanent again), so one-off tag values (batch ids) cost nothing
+-- forever. A function's counters stay, like the queue's: functions are few, and checking for expiry would cost
+-- two more commands per move. end_job() records an outcome, and counts completed and failed ones per minute in
 -- {prefix}:throughput:{minute} (field "{queue}:{state}"; kept THROUGHPUT_KEEP_MS), so the dashboard's sparklines
 -- read 60 small hashes instead of an hour of events; emit() appends to the event stream (MAXLEN ~ maxlen; 0 =
 -- no events).
@@ -31,7 +33,7 @@ local TAG_COUNTS_KEEP_MS = 7 * 86400 * 1000
 local THROUGHPUT_KEEP_MS = 25 * 3600 * 1000  -- the API serves up to 24 h of minutes
 local throughput_keys = {}
 local pending_counts = {}
-local filter_count_keys = {}  -- tag and function counter hashes touched (they may expire)
+local tag_count_keys = {}
 local parsed_tags = {}
 
 local function queue_key_of(name)
@@ -70,19 +72,18 @@ local function count(prefix, queue, tags, field, n, fn)
     counts_keys[queue] = key
   end
   bump(key, field, n)
+  local with_fn = fn and fn ~= ""
   local list = tag_list(tags)
   if list then
+    local fn_field = with_fn and string.sub(field, 1, 6) ~= "total_" and "fn:" .. fn .. ":" .. field
     for _, kv in ipairs(list) do
       local key = prefix .. ":counts:" .. queue .. ":tag:" .. kv
-      filter_count_keys[key] = true
+      tag_count_keys[key] = true
       bump(key, field, n)
+      if fn_field then bump(key, fn_field, n) end
     end
   end
-  if fn and fn ~= "" then
-    local key = prefix .. ":counts:" .. queue .. ":fn:" .. fn
-    filter_count_keys[key] = true
-    bump(key, field, n)
-  end
+  if with_fn then bump(prefix .. ":counts:" .. queue .. ":fn:" .. fn, field, n) end
 end
 
 -- index_call(cmd, prefix, queue, state, fn, tags, ...): run ZADD or ZREM (with the rest of the arguments) on every
@@ -132,7 +133,7 @@ local function flush_counts()
         if string.sub(field, 1, 6) ~= "total_" then changed = true end
       end
     end
-    if changed and filter_count_keys[key] then
+    if changed and tag_count_keys[key] then
       local live = false
       for _, v in ipairs(redis.call("HMGET", key, unpack(STATES))) do
         if v and v ~= "0" then
@@ -145,7 +146,7 @@ local function flush_counts()
   end
   for key in pairs(throughput_keys) do redis.call("PEXPIRE", key, THROUGHPUT_KEEP_MS) end
   pending_counts = {}
-  filter_count_keys = {}
+  tag_count_keys = {}
   throughput_keys = {}
 end
 
