@@ -86,17 +86,19 @@ local function count(prefix, queue, tags, field, n, fn)
   if with_fn then bump(prefix .. ":counts:" .. queue .. ":fn:" .. fn, field, n) end
 end
 
--- index_call(cmd, prefix, queue, state, fn, tags, ...): run ZADD or ZREM (with the rest of the arguments) on every
--- index a job in that state, with that function and those tags, belongs to.
-local function index_call(cmd, prefix, queue, state, fn, tags, ...)
+-- index_keys(prefix, queue, state, fn, tags): every index a job in that state, with that function and those tags,
+-- belongs to (none for active).
+local function index_keys(prefix, queue, state, fn, tags)
   local base = prefix .. ":jobs:" .. queue .. ":" .. state
-  if INDEXED[state] then redis.call(cmd, base, ...) end
-  if not FILTERED[state] then return end
-  if fn and fn ~= "" then redis.call(cmd, base .. ":fn:" .. fn, ...) end
+  local keys = {}
+  if INDEXED[state] then keys[1] = base end
+  if not FILTERED[state] then return keys end
+  if fn and fn ~= "" then keys[#keys + 1] = base .. ":fn:" .. fn end
   local list = tag_list(tags)
   if list then
-    for _, kv in ipairs(list) do redis.call(cmd, base .. ":tag:" .. kv, ...) end
+    for _, kv in ipairs(list) do keys[#keys + 1] = base .. ":tag:" .. kv end
   end
+  return keys
 end
 
 -- a queued job's index score is its queue score (the caller wrote it first), so indexes page in queue order
@@ -105,21 +107,32 @@ local function index_score(queue, id, state, at_ms, score)
   return score or redis.call("ZSCORE", queue_key_of(queue), id) or at_ms
 end
 
+local function index_add(prefix, id, queue, state, fn, tags, at_ms, score)
+  local keys = index_keys(prefix, queue, state, fn, tags)
+  if #keys == 0 then return end
+  local at = index_score(queue, id, state, at_ms, score)
+  for _, key in ipairs(keys) do redis.call("ZADD", key, at, id) end
+end
+
+local function index_remove(prefix, id, queue, state, fn, tags)
+  for _, key in ipairs(index_keys(prefix, queue, state, fn, tags)) do redis.call("ZREM", key, id) end
+end
+
 -- move(prefix, id, queue, tags, from, to, at_ms, fn, score): from/to may be false (a job not recorded yet /
 -- removed). fn: the function the record says ("" or nil: none). score: a queued job's queue score, if the
 -- caller has it at hand (else it is read).
 local function move(prefix, id, queue, tags, from, to, at_ms, fn, score)
   if from == to then
-    if to then index_call("ZADD", prefix, queue, to, fn, tags, index_score(queue, id, to, at_ms, score), id) end
+    if to then index_add(prefix, id, queue, to, fn, tags, at_ms, score) end
     return
   end
   if from then
     count(prefix, queue, tags, from, -1, fn)
-    index_call("ZREM", prefix, queue, from, fn, tags, id)
+    index_remove(prefix, id, queue, from, fn, tags)
   end
   if to then
     count(prefix, queue, tags, to, 1, fn)
-    index_call("ZADD", prefix, queue, to, fn, tags, index_score(queue, id, to, at_ms, score), id)
+    index_add(prefix, id, queue, to, fn, tags, at_ms, score)
     if FINISHED[to] then count(prefix, queue, tags, "total_" .. to, 1, fn) end
   end
 end
