@@ -182,13 +182,14 @@ class QueueAPI:
     async def _active_page(self, queue: str, filters: Filters, offset: int, limit: int) -> JobPage:
         """Active jobs have no index (claiming is the hot path): they are the queue's leased members, as many as
         the workers' slots, found from the queue's front (claims take the lowest scores) by lua/list.lua."""
-        found = min((await self.counts(queue)).active, ACTIVE_LIST_MAX)
+        active = (await self.counts(queue)).active
+        found = min(active, ACTIVE_LIST_MAX)
         if not found:
             return JobPage(queue, JobState.ACTIVE, offset, limit, 0, False, [])
         args = (JobState.ACTIVE, filters.function, filters.tag, 0, found, "asc")
         ids, more = await self._scan(queue_key(queue), "+inf", "-inf", *args)
         jobs = sorted(await self._summaries(ids, queue), key=lambda j: j.started_at_ms or 0, reverse=True)
-        total = None if more else len(jobs)
+        total = active if not filters else None if more else len(jobs)
         return JobPage(queue, JobState.ACTIVE, offset, limit, total, more or len(jobs) > offset + limit,
                        jobs[offset : offset + limit])  # fmt: skip
 

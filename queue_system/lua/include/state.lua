@@ -64,40 +64,64 @@ local function bump(key, field, n)
   fields[field] = (fields[field] or 0) + n
 end
 
-local counts_keys = {}
-local function count(prefix, queue, tags, field, n, fn)
-  local key = counts_keys[queue]
-  if not key then
-    key = prefix .. ":counts:" .. queue
-    counts_keys[queue] = key
+-- slot(t, k): t[k], a table made on first use. The key strings below are built once per script call and kept
+-- in nested tables (queue -> state / function -> tags), so a bulk call moving many alike jobs concatenates nothing.
+local function slot(t, k)
+  local s = t[k]
+  if not s then
+    s = {}
+    t[k] = s
   end
-  bump(key, field, n)
-  local with_fn = fn and fn ~= ""
-  local list = tag_list(tags)
-  if list then
-    local fn_field = with_fn and string.sub(field, 1, 6) ~= "total_" and "fn:" .. fn .. ":" .. field
-    for _, kv in ipairs(list) do
-      local key = prefix .. ":counts:" .. queue .. ":tag:" .. kv
-      tag_count_keys[key] = true
-      bump(key, field, n)
-      if fn_field then bump(key, fn_field, n) end
+  return s
+end
+
+local TOTALS = { total_completed = true, total_failed = true, total_aborted = true }
+local counter_keys = {}
+local function counters_of(prefix, queue, fn, tags)
+  local by_tags = slot(slot(counter_keys, queue), fn or "")
+  local found = by_tags[tags or ""]
+  if found then return found end
+  found = { queue = prefix .. ":counts:" .. queue, tags = {}, fields = {} }
+  if fn and fn ~= "" then found.fn = found.queue .. ":fn:" .. fn end
+  for _, kv in ipairs(tag_list(tags) or {}) do found.tags[#found.tags + 1] = found.queue .. ":tag:" .. kv end
+  by_tags[tags or ""] = found
+  return found
+end
+
+local function count(prefix, queue, tags, field, n, fn)
+  local keys = counters_of(prefix, queue, fn, tags)
+  bump(keys.queue, field, n)
+  if keys.fn then bump(keys.fn, field, n) end
+  if #keys.tags == 0 then return end
+  local fn_field = false  -- a tag's count of its jobs of this function in this state
+  if keys.fn and not TOTALS[field] then
+    fn_field = keys.fields[field]
+    if not fn_field then
+      fn_field = "fn:" .. fn .. ":" .. field
+      keys.fields[field] = fn_field
     end
   end
-  if with_fn then bump(prefix .. ":counts:" .. queue .. ":fn:" .. fn, field, n) end
+  for _, key in ipairs(keys.tags) do
+    tag_count_keys[key] = true
+    bump(key, field, n)
+    if fn_field then bump(key, fn_field, n) end
+  end
 end
 
 -- index_keys(prefix, queue, state, fn, tags): every index a job in that state, with that function and those tags,
--- belongs to (none for active).
+-- belongs to (none for active). The caller must not change the list.
+local index_key_lists = {}
 local function index_keys(prefix, queue, state, fn, tags)
+  local by_tags = slot(slot(slot(index_key_lists, queue), state), fn or "")
+  local keys = by_tags[tags or ""]
+  if keys then return keys end
+  keys = {}
+  by_tags[tags or ""] = keys
   local base = prefix .. ":jobs:" .. queue .. ":" .. state
-  local keys = {}
   if INDEXED[state] then keys[1] = base end
   if not FILTERED[state] then return keys end
   if fn and fn ~= "" then keys[#keys + 1] = base .. ":fn:" .. fn end
-  local list = tag_list(tags)
-  if list then
-    for _, kv in ipairs(list) do keys[#keys + 1] = base .. ":tag:" .. kv end
-  end
+  for _, kv in ipairs(tag_list(tags) or {}) do keys[#keys + 1] = base .. ":tag:" .. kv end
   return keys
 end
 
@@ -143,7 +167,7 @@ local function flush_counts()
     for field, n in pairs(fields) do
       if n ~= 0 then
         redis.call("HINCRBY", key, field, n)
-        if string.sub(field, 1, 6) ~= "total_" then changed = true end
+        if not TOTALS[field] then changed = true end
       end
     end
     if changed and tag_count_keys[key] then
