@@ -15,8 +15,9 @@
 -- no unfiltered index: the queue's ready band is one (less the running jobs). Active jobs have no index at all:
 -- claiming is the hot path and they are few (the workers' slots); they are the queue's leased members, found by
 -- list.lua. So a job's trip enqueue -> claim -> finish costs, per function and per tag, one ZADD at enqueue,
--- one ZREM at claim and one ZADD at finish. Retention (include/retain.lua) removes records through move(), so
--- the indexes never outgrow the records. Counter changes are summed in memory and written once per key by
+-- one ZREM at claim and one ZADD at finish (bench/hot_path_cost.py measures it). Retention, clean and remove
+-- take a record out of the same index_keys() with its counters (include/retain.lua), so the indexes never
+-- outgrow the records. Counter changes are summed in memory and written once per key by
 -- flush_counts() at the end of the script (a bulk call pays one HINCRBY per counter, not per job).
 -- A tag's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay readable until
 -- then, and a new job with that tag makes it permanent again), so one-off tag values (batch ids) cost nothing
