@@ -33,6 +33,7 @@ from .events import Event, EventStream
 from .failed import FailedFilter, FailedJob, FailedPage
 from .heartbeat import WorkerInfo, live_workers
 from .keys import Keys, queue_key, queue_name_from_key, validate_queue_name
+from .listing import Filters, Indexes
 from .progress import parse_log_line
 from .retention import RetentionPolicies, result_ttl_ms
 from .schedule_store import ScheduleState, ScheduleStore
@@ -70,6 +71,7 @@ class QueueAPI:
         self.keys: Keys = client.keys
         self.scripts = client.scripts
         self.batch_store = BatchStore(self.redis, self.keys)
+        self.indexes = Indexes(self.redis, self.keys)
         self._owns_client = False
 
     @classmethod
@@ -98,24 +100,34 @@ class QueueAPI:
             known, paused = await pipe.execute()
         return sorted(q.decode() for q in known | paused)
 
-    async def stats(self, queue: str | None = None, tag: TagFilter | None = None) -> list[QueueStats]:
-        """Counts per state for one queue (or every queue), of all its jobs or of those with one tag."""
+    async def stats(
+        self, queue: str | None = None, tag: TagFilter | None = None, *, function: str | None = None
+    ) -> list[QueueStats]:
+        """Counts per state for one queue (or every queue), of all its jobs or of those with one tag or of one
+        function (kept by the scripts like the queue's own: exact, one read per queue)."""
         names = [validate_queue_name(queue)] if queue else await self.queues()
         tag_kv = _tag(tag)
+        if tag_kv and function:
+            raise UnknownState("counts are kept per tag and per function: give one of them")
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hgetall(self.keys.tag_counts(name, *tag_kv) if tag_kv else self.keys.counts(name))
+                pipe.hgetall(self._counts_key(name, tag_kv, function))
             pipe.smembers(self.keys.paused)
             *raws, paused = await pipe.execute()
         paused_names = {p.decode() for p in paused}
         label = f"{tag_kv[0]}={tag_kv[1]}" if tag_kv else None
         return [
-            QueueStats(name, name in paused_names, Counts.from_hash(raw), Totals.from_hash(raw), label)
+            QueueStats(name, name in paused_names, Counts.from_hash(raw), Totals.from_hash(raw), label, function)
             for name, raw in zip(names, raws, strict=True)
         ]
 
-    async def counts(self, queue: str, tag: TagFilter | None = None) -> Counts:
-        return (await self.stats(queue, tag))[0].counts
+    def _counts_key(self, queue: str, tag_kv: tuple[str, str] | None, function: str | None) -> str:
+        if tag_kv:
+            return self.keys.tag_counts(queue, *tag_kv)
+        return self.keys.function_counts(queue, function) if function else self.keys.counts(queue)
+
+    async def counts(self, queue: str, tag: TagFilter | None = None, *, function: str | None = None) -> Counts:
+        return (await self.stats(queue, tag, function=function))[0].counts
 
     # ---- operating it: workers, backlog age, job totals by function ------------------------------------------------
 
@@ -151,34 +163,35 @@ class QueueAPI:
         tag: TagFilter | None = None,
     ) -> JobPage:
         """A page of a queue's jobs in one state, newest first (waiting: the last to run first; active: the
-        latest started first)."""
+        latest started first), of one function and/or tag if given, with the listing's exact total. Read by rank
+        from the indexes (listing.py), so a page costs the same at any offset of a million-job queue."""
         validate_queue_name(queue)
         state = JobState.parse(state)
-        tag_kv = _tag(tag)
-        counts = await self.counts(queue, tag_kv)
-        total = None if function else counts[state]
-        if state is JobState.ACTIVE:  # no index: the queue's leased members, found from its front
-            found = min(counts.active, ACTIVE_LIST_MAX)
-            ids, more = await self._scan(queue_key(queue), "+inf", "-inf", state, function, tag_kv, 0, found, "asc")
-            jobs = sorted(await self._summaries(ids, queue), key=lambda j: j.started_at_ms or 0, reverse=True)
-            page = jobs[offset : offset + limit]
-            return JobPage(queue, state, offset, limit, total, more or len(jobs) > offset + limit, page)
-        if state in FINAL_STATES and not function and not tag_kv:
-            index = self.keys.index(queue, state)
-            raw_ids = await self.redis.zrevrangebyscore(index, "+inf", "-inf", offset, limit + 1)
-            more, ids = len(raw_ids) > limit, [i.decode() for i in raw_ids[:limit]]
-        elif state in FINAL_STATES:
-            key = self.keys.index(queue, state)
-            ids, more = await self._scan(key, "+inf", "-inf", None, function, tag_kv, offset, limit)
-        elif state is JobState.WAITING and not function and not tag_kv:
+        filters = Filters(function or None, _tag(tag))
+        if state is JobState.ACTIVE:
+            return await self._active_page(queue, filters, offset, limit)
+        if state is JobState.WAITING and not filters:
+            counts = await self.counts(queue)
             ids, more = await self._waiting_page(queue, offset, limit, counts.active)
-        elif state is JobState.WAITING:
-            high = f"({READY_SCORE_CEILING}"
-            ids, more = await self._scan(queue_key(queue), high, "-inf", state, function, tag_kv, offset, limit)
+            total = counts.waiting
         else:
-            low = str(READY_SCORE_CEILING)
-            ids, more = await self._scan(queue_key(queue), "+inf", low, state, function, tag_kv, offset, limit)
+            found = await self.indexes.page(queue, state, filters, offset, limit)
+            ids, more, total = found.ids, found.more, found.total
         return JobPage(queue, state, offset, limit, total, more, await self._summaries(ids, queue))
+
+    async def _active_page(self, queue: str, filters: Filters, offset: int, limit: int) -> JobPage:
+        """Active jobs have no index (claiming is the hot path): they are the queue's leased members, as many as
+        the workers' slots, found from the queue's front (claims take the lowest scores) by lua/list.lua."""
+        active = (await self.counts(queue)).active
+        found = min(active, ACTIVE_LIST_MAX)
+        if not found:
+            return JobPage(queue, JobState.ACTIVE, offset, limit, 0, False, [])
+        args = (JobState.ACTIVE, filters.function, filters.tag, 0, found, "asc")
+        ids, more = await self._scan(queue_key(queue), "+inf", "-inf", *args)
+        jobs = sorted(await self._summaries(ids, queue), key=lambda j: j.started_at_ms or 0, reverse=True)
+        total = active if not filters else None if more else len(jobs)
+        return JobPage(queue, JobState.ACTIVE, offset, limit, total, more or len(jobs) > offset + limit,
+                       jobs[offset : offset + limit])  # fmt: skip
 
     async def _waiting_page(self, queue: str, offset: int, limit: int, active: int) -> tuple[list[str], bool]:
         """A page of waiting jobs read straight from the ready band: it also holds the running jobs (as many as the
@@ -285,32 +298,39 @@ class QueueAPI:
         budget: int = SEARCH_BUDGET,
     ) -> JobPage:
         """A page of a queue's jobs in one state whose payload, function or tags contain ``text`` (any case) and
-        that match ``function`` and ``tag``, newest first, read from ``cursor`` (a position in the state's
-        listing). It reads at most ``budget`` entries, so it stays fast on a million-job queue; the page's
-        ``next_cursor`` continues the search (None: the end was reached)."""
+        that match ``function`` and ``tag``, newest first, read from ``cursor``: a position in the smallest index
+        the filters allow (the function's or the tag's; without a filter, the state's listing). A bounded scan,
+        not an index: it reads at most ``budget`` entries, so each call stays fast on a million-job queue, and
+        says so -- ``scanned`` (entries read), ``search_space`` (the filtered index's size) and ``next_cursor``
+        (where to continue; None: the end was reached). Without ``text``, :meth:`jobs` pages the same filters by
+        rank with an exact total."""
         validate_queue_name(queue)
         state = JobState.parse(state)
-        tag_kv = _tag(tag)
-        key, high, low = self._listing(queue, state)
+        filters = Filters(function or None, _tag(tag))
+        if filters and state is not JobState.ACTIVE:
+            key, size = await self.indexes.search_key(queue, state, filters)
+            high, low = "+inf", "-inf"
+        else:
+            key, high, low = self._listing(queue, state)
+            size = None
+        tag_text = "=".join(filters.tag) if filters.tag else ""
         args: ScriptArgs = [
-            self.keys.prefix, high, low, state.value, function or "", f"{tag_kv[0]}={tag_kv[1]}" if tag_kv else "",
-            text.lower(), cursor, limit, budget,
+            self.keys.prefix, high, low, state.value, filters.function or "", tag_text, text.lower(), cursor, limit,
+            budget,
         ]  # fmt: skip
-        raw_ids, next_pos, _scanned = await self.scripts.scan(keys=[key], args=args, client=self.redis)
+        raw_ids, next_pos, scanned = await self.scripts.scan(keys=[key], args=args, client=self.redis)
         ids = [i.decode() for i in raw_ids]
         next_cursor = int(next_pos) if int(next_pos) >= 0 else None
         page = JobPage(queue, state, cursor, limit, None, next_cursor is not None, await self._summaries(ids, queue))
-        return replace(page, next_cursor=next_cursor)
+        return replace(page, next_cursor=next_cursor, scanned=int(scanned), search_space=size)
 
     def _listing(self, queue: str, state: JobState) -> tuple[str, str, str]:
         """The sorted set (and its score range) where a queue's jobs in ``state`` are found."""
-        if state in FINAL_STATES:
+        if state in FINAL_STATES or state in (JobState.DELAYED, JobState.RETRYING):
             return self.keys.index(queue, state), "+inf", "-inf"
         if state is JobState.WAITING:
             return queue_key(queue), f"({READY_SCORE_CEILING}", "-inf"
-        if state is JobState.ACTIVE:
-            return queue_key(queue), "+inf", "-inf"
-        return queue_key(queue), "+inf", str(READY_SCORE_CEILING)
+        return queue_key(queue), "+inf", "-inf"  # active: the whole queue
 
     async def logs(self, job_id: str, *, last: int = 200) -> list[LogLine]:
         raw = await self.redis.lrange(self.keys.logs(job_id), -last, -1)  # type: ignore[misc]
@@ -389,12 +409,11 @@ class QueueAPI:
     ) -> JobPage:
         """A queue's upcoming deferred jobs, the soonest due first (of one function or tag if given)."""
         validate_queue_name(queue)
-        tag_kv = _tag(tag)
-        low = str(READY_SCORE_CEILING)
         state = JobState.DELAYED
-        ids, more = await self._scan(queue_key(queue), "+inf", low, state, function, tag_kv, offset, limit, "asc")
-        total = None if function else (await self.counts(queue, tag_kv)).delayed
-        return JobPage(queue, state, offset, limit, total, more, await self._summaries(ids, queue))
+        filters = Filters(function or None, _tag(tag))
+        found = await self.indexes.page(queue, state, filters, offset, limit, ascending=True)
+        summaries = await self._summaries(found.ids, queue)
+        return JobPage(queue, state, offset, limit, found.total, found.more, summaries)
 
     async def reschedule(
         self, job_id: str, *, defer_by: Seconds | None = None, defer_until: datetime | None = None
@@ -584,18 +603,19 @@ class QueueAPI:
         return Throughput(start, minutes, completed, failed)
 
     async def throughputs(self, *, minutes: int = 60) -> dict[str, Throughput]:
-        """Per queue: completed and failed jobs per minute over the last ``minutes``, from one read of the event
-        stream (so at most what it holds, about ``QS_EVENTS_MAXLEN`` events)."""
+        """Per queue: completed and failed jobs per minute over the last ``minutes`` (at most 24 h), from the
+        per-minute counters the scripts keep (one small hash per minute, whatever the throughput)."""
         start = _minute_start(minutes)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot in range(minutes):
+                pipe.hgetall(self.keys.throughput(start // 60_000 + slot))
+            buckets = await pipe.execute()
         found: dict[str, Throughput] = {}
-        for event in await EventStream(self.redis, self.keys).since(start):
-            if event.event not in ("completed", "failed"):
-                continue
-            slot = (event.at_ms - start) // 60_000
-            if not 0 <= slot < minutes:
-                continue
-            series = found.setdefault(event.queue, Throughput(start, minutes, [0] * minutes, [0] * minutes))
-            (series.completed if event.event == "completed" else series.failed)[slot] += 1
+        for slot, bucket in enumerate(buckets):
+            for field, value in bucket.items():
+                queue, _, outcome = field.decode().rpartition(":")
+                series = found.setdefault(queue, Throughput(start, minutes, [0] * minutes, [0] * minutes))
+                (series.completed if outcome == "completed" else series.failed)[slot] += int(value)
         return found
 
 

@@ -93,9 +93,24 @@ class Keys:
         """The same counts for the queue's jobs tagged ``key=value``."""
         return f"{self.prefix}:counts:{queue}:tag:{key}={value}"
 
+    def function_counts(self, queue: str, function: str) -> str:
+        """The same counts for the queue's jobs of one function."""
+        return f"{self.prefix}:counts:{queue}:fn:{function}"
+
     def index(self, queue: str, state: str) -> str:
-        """Sorted set of the queue's finished jobs in one state (completed, failed, aborted) by finish time (ms)."""
+        """Sorted set of the queue's jobs in one state: completed, failed, aborted (by finish time, ms), delayed
+        and retrying (by due time, as in the queue). Waiting jobs are the queue's ready band; active ones have none."""
         return f"{self.prefix}:jobs:{queue}:{state}"
+
+    def function_index(self, queue: str, state: str, function: str) -> str:
+        """Sorted set of the queue's jobs of one function in one state (any but active); waiting ones are scored
+        as in the queue, the others as in :meth:`index`."""
+        return f"{self.prefix}:jobs:{queue}:{state}:fn:{function}"
+
+    def tag_index(self, queue: str, state: str, key: str, value: str) -> str:
+        """Sorted set of the queue's jobs tagged ``key=value`` in one state (any but active), scored as
+        :meth:`function_index`."""
+        return f"{self.prefix}:jobs:{queue}:{state}:tag:{key}={value}"
 
     @property
     def paused(self) -> str:
@@ -116,6 +131,11 @@ class Keys:
     def events(self) -> str:
         """Stream of job and queue events, trimmed to about ``QS_EVENTS_MAXLEN`` entries."""
         return f"{self.prefix}:events"
+
+    def throughput(self, minute: int) -> str:
+        """Hash ``{queue}:completed`` / ``{queue}:failed`` -> jobs that ended in that minute (ms // 60 000), kept 25 h
+        (lua/include/state.lua)."""
+        return f"{self.prefix}:throughput:{minute}"
 
     def seq(self, queue: str) -> str:
         """Counter that orders jobs FIFO within a priority level."""

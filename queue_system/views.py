@@ -71,12 +71,14 @@ class QueueStats:
     counts: Counts
     totals: Totals
     tag: str | None = None  # "k=v" when these are the counts of the queue's jobs with that tag
+    function: str | None = None  # the function, when these are the counts of the queue's jobs of that function
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "queue": self.queue,
             "paused": self.paused,
             "tag": self.tag,
+            "function": self.function,
             "counts": self.counts.to_dict(),
             "totals": self.totals.to_dict(),
         }
@@ -126,8 +128,10 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class JobPage:
-    """One page of a listing. ``total`` is the state's count when no filter narrows it (else None: unknown);
-    ``more`` says whether further matches follow."""
+    """One page of a listing. ``total`` is the exact number of jobs the listing holds (None: unknown -- a
+    payload search, or more active jobs than are listed); ``more`` says whether further matches follow. A search
+    answers ``next_cursor`` (where to continue), ``scanned`` (entries this call read) and ``search_space`` (the
+    size of the index it walks, when a function or tag narrowed it)."""
 
     queue: str
     state: JobState
@@ -137,6 +141,8 @@ class JobPage:
     more: bool
     jobs: list[JobInfo]
     next_cursor: int | None = None  # a search's position to continue from (None: not a search, or its end)
+    scanned: int | None = None  # entries a search read in this call
+    search_space: int | None = None  # entries the searched index holds (a filtered search)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +153,8 @@ class JobPage:
             "total": self.total,
             "more": self.more,
             "next_cursor": self.next_cursor,
+            "scanned": self.scanned,
+            "search_space": self.search_space,
             "jobs": [job.to_dict() for job in self.jobs],
         }
 

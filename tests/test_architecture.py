@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
     "pubsub": 4,  # listening on a channel across outages (the control channel and the scheduler use it)
     "events": 4,
     "views": 4,
+    "listing": 4,  # paged reads from the job indexes (read API)
     "misfire": 4,
     "schedule_store": 4,
     "conditions": 4,

@@ -24,11 +24,12 @@ async def test_stats_jobs_and_job(client: Client, app_settings: type, redis_url:
     bad = await client.enqueue_job("fails_permanently", "key", _queue="alpha", _tags={"event_id": 5})
     await client.enqueue_job("on_beta", 1, _queue="beta", _defer_by=600)
     await run_burst(app_settings, queues=["alpha"])
-    every, alpha, tagged, completed, failed, one = ok_json_all(
+    every, alpha, tagged, by_function, completed, failed, one = ok_json_all(
         [
             ["stats"],
             ["stats", "alpha"],
             ["stats", "alpha", "--tag", "event_id=5"],
+            ["stats", "alpha", "--function", "fails_permanently"],
             ["jobs", "alpha", "--state", "completed"],
             ["jobs", "alpha", "--state", "failed", "--tag", "event_id=5", "--function", "fails_permanently"],
             ["job", ok.job_id],
@@ -39,15 +40,24 @@ async def test_stats_jobs_and_job(client: Client, app_settings: type, redis_url:
     assert alpha[0]["counts"]["completed"] == 1 and alpha[0]["counts"]["failed"] == 1
     assert tagged[0]["tag"] == "event_id=5" and tagged[0]["totals"]["completed"] == 1
     assert [j["job_id"] for j in completed["jobs"]] == [ok.job_id] and completed["total"] == 1
-    assert [j["job_id"] for j in failed["jobs"]] == [bad.job_id]
+    assert [j["job_id"] for j in failed["jobs"]] == [bad.job_id] and failed["total"] == 1
+    assert by_function[0]["function"] == "fails_permanently" and by_function[0]["counts"]["failed"] == 1
+    assert by_function[0]["counts"]["completed"] == 0
     assert one["state"] == "completed" and one["result"] == "hi" and one["tags"] == {"event_id": "5"}
 
-    text, missing, bad_state = run_all(
-        [["stats"], ["job", "nope"], ["jobs", "alpha", "--state", "finished"]], redis_url=redis_url
+    text, missing, bad_state, both = run_all(
+        [
+            ["stats"],
+            ["job", "nope"],
+            ["jobs", "alpha", "--state", "finished"],
+            ["stats", "alpha", "--tag", "event_id=5", "--function", "echo"],
+        ],
+        redis_url=redis_url,
     )
     assert text.returncode == 0 and "alpha" in text.stdout and "waiting" in text.stdout
     assert missing.returncode == EXIT_NOT_FOUND and "nope" in missing.stderr
     assert bad_state.returncode == EXIT_USAGE
+    assert both.returncode != 0 and "one of them" in both.stderr
 
 
 async def test_pause_resume_abort_and_clean(client: Client, app_settings: type, redis_url: str) -> None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from queue_system import Client, JobNotFound, JobState, QueueAPI, QueueConfig, UnknownState
+from queue_system import Client, JobNotFound, JobRequest, JobState, QueueAPI, QueueConfig, UnknownState
 from queue_system.keys import queue_key
 from queue_system.progress import JobReporter
 from tests.support.queue_fixtures import run_burst
@@ -84,14 +84,39 @@ async def test_listing_is_newest_first_paged_and_filtered(client: Client, app_se
     assert page.total == 12 and page.more and len(page.jobs) == 4
     by_function = await api.jobs("alpha", "completed", function="on_beta", limit=50)
     assert {j.job_id for j in by_function.jobs} == {ids[i] for i in range(0, 12, 3)}
-    assert by_function.total is None and not by_function.more
+    assert by_function.total == 4 and not by_function.more
     by_tag = await api.jobs("alpha", "completed", tag="batch=a")
     assert {j.job_id for j in by_tag.jobs} == set(ids[1::2]) and by_tag.total == 6
     both = await api.jobs("alpha", "completed", function="echo", tag=("batch", "b"))
-    assert {j.job_id for j in both.jobs} == {ids[i] for i in range(0, 12, 2) if i % 3}
+    assert {j.job_id for j in both.jobs} == {ids[i] for i in range(0, 12, 2) if i % 3} and both.total == 4
+    both_paged = await api.jobs("alpha", "completed", function="echo", tag=("batch", "b"), offset=1, limit=2)
+    assert [j.job_id for j in both_paged.jobs] == [j.job_id for j in both.jobs][1:3] and both_paged.more
+    assert (await api.counts("alpha", function="on_beta")).completed == 4
     assert (await api.jobs("alpha", "failed")).jobs == []
     with pytest.raises(UnknownState):
         await api.jobs("alpha", "finished")
+
+
+async def test_a_rare_match_deep_in_a_big_queue_is_found_by_its_index(client: Client) -> None:
+    """15 000 newer jobs sit in front of the one match: a filtered page reads its index, not a window of the queue,
+    so it finds it at once with an exact total (a bounded scan of 10 000 entries would not)."""
+    api = QueueAPI(client)
+    rare = await client.enqueue_job("on_beta", 0, _queue="alpha", _tags={"shop": "rare"})
+    deferred = await client.enqueue_job("on_beta", 1, _queue="alpha", _defer_by=3600, _tags={"shop": "rare"})
+    newer = [JobRequest("echo", (i,), queue="alpha", tags={"shop": str(i % 3)}) for i in range(15_000)]
+    await client.enqueue_many(newer)
+    for page in (
+        await api.jobs("alpha", "waiting", function="on_beta"),
+        await api.jobs("alpha", "waiting", tag="shop=rare"),
+        await api.jobs("alpha", "waiting", function="on_beta", tag="shop=rare"),
+    ):
+        assert [j.job_id for j in page.jobs] == [rare.job_id] and page.total == 1 and not page.more
+    both = await api.jobs("alpha", "waiting", function="echo", tag="shop=1", offset=4_990, limit=20)
+    assert both.total == 5_000 and len(both.jobs) == 10 and not both.more
+    delayed = await api.deferred("alpha", tag="shop=rare")
+    assert [j.job_id for j in delayed.jobs] == [deferred.job_id] and delayed.total == 1
+    searched = await api.search("alpha", "waiting", "", function="on_beta")
+    assert [j.job_id for j in searched.jobs] == [rare.job_id] and searched.search_space == 1
 
 
 async def test_waiting_listing_leaves_out_running_jobs(client: Client, config: QueueConfig, app_settings: type) -> None:

@@ -1,7 +1,9 @@
-"""Counts stay exact: after a burst of 5 000 mixed jobs (successes, retries, failures, deferred jobs, aborts)
-run by two worker processes, one of them SIGKILLed mid-run, every counter, tag counter, index and job record
-agrees with the true job states derived from arq's own keys (tests/support/states.py) -- once right after the
-kill, while the dead worker's jobs are still active, and again after everything has ended."""
+"""Counts stay exact: after a burst of 5 000 mixed jobs (successes, retries, failures, deferred jobs, aborts,
+removals, reschedules, promotions, retention trims) run by two worker processes, one of them SIGKILLed mid-run,
+every counter, tag counter, index and job record agrees with the true job states derived from arq's own keys
+(tests/support/states.py), and every state, function and tag index holds exactly the jobs whose record says so
+(tests/support/indexes.py) -- before the workers start, right after the kill, while the dead worker's jobs are
+still active, after everything has ended and after removing and cleaning finished jobs."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from queue_system import Client, JobRequest, QueueAPI
+from tests.support.indexes import assert_indexes_exact
 from tests.support.processes import WorkerProcess
 from tests.support.states import assert_exact, snapshot
 
@@ -77,7 +80,9 @@ async def test_counts_match_true_states_after_5000_mixed_jobs_and_a_killed_worke
         result = await api.abort(f"j{i}")
         assert result.outcome == "aborted"
         expected[f"j{i}"] = "aborted"
+    await steer_before_running(api, expected)
     assert_exact(await snapshot(client, queue_of, tags_of, QUEUES), queue_of, tags_of)
+    await assert_indexes_exact(client, list(queue_of))
 
     env = {"QS_LEASE_S": "3"}
     doomed = WorkerProcess(redis_url, tmp_path, "doomed", "-c", "40", **env)
@@ -92,6 +97,7 @@ async def test_counts_match_true_states_after_5000_mixed_jobs_and_a_killed_worke
         doomed.kill()  # its running jobs stay active (lease 3 s) until the survivor takes them over
         mid = await snapshot(client, queue_of, tags_of, QUEUES)
         assert_exact(mid, queue_of, tags_of)
+        await assert_indexes_exact(client, list(queue_of))
         mid_states = Counter(mid.truth.values())
         assert mid_states["active"] > 0, "the killed worker held no running job"
         assert mid_states["delayed"] > 0 and mid_states["waiting"] > 0, mid_states
@@ -99,11 +105,13 @@ async def test_counts_match_true_states_after_5000_mixed_jobs_and_a_killed_worke
         async def all_ended() -> bool:
             stats = await api.stats()
             ended = sum(s.totals.completed + s.totals.failed + s.totals.aborted for s in stats)
-            return ended >= TOTAL - Counter(expected.values())["delayed"]
+            never = Counter(expected.values())
+            return ended >= TOTAL - never["delayed"] - never["removed"]
 
         await wait_until(all_ended, 90, "every job to end")
         final = await snapshot(client, queue_of, tags_of, QUEUES)
         assert_exact(final, queue_of, tags_of)
+        await assert_indexes_exact(client, list(queue_of))
     finally:
         doomed.stop()
         survivor.stop()
@@ -119,4 +127,33 @@ async def test_counts_match_true_states_after_5000_mixed_jobs_and_a_killed_worke
     for job_id, state in final.truth.items():
         assert state in (expected[job_id], "gone"), (job_id, state, expected[job_id])
     assert all(s.counts.completed <= 1000 for s in stats.values())
-    assert not [job_id for job_id, state in final.truth.items() if state == "gone" and expected[job_id] != "completed"]
+    gone = [job_id for job_id, state in final.truth.items() if state == "gone"]
+    assert not [job_id for job_id in gone if expected[job_id] not in ("completed", "removed")]
+    assert all(final.truth[job_id] == "gone" for job_id, outcome in expected.items() if outcome == "removed")
+
+    # Removing and cleaning finished jobs keeps every index exact too.
+    failed_alpha = await api.jobs("alpha", "failed", function="always_fails", tag="batch=0", limit=7)
+    for info in failed_alpha.jobs:
+        await api.remove(info.job_id)
+    assert await api.clean("beta", "failed", limit=40) == 40
+    assert await api.remove_where("alpha", "completed", function="flaky", limit=25) == 25
+    assert_exact(await snapshot(client, queue_of, tags_of, QUEUES), queue_of, tags_of)
+    indexes = await assert_indexes_exact(client, list(queue_of))
+    assert any(":fn:" in key for key in indexes) and any(":tag:" in key for key in indexes)
+
+
+async def steer_before_running(api: QueueAPI, expected: dict[str, str]) -> None:
+    """Remove, reschedule and promote queued jobs before any worker runs, noting what each must end as."""
+    for i in range(502, 900, 20):  # waiting echo jobs tagged batch=*
+        await api.remove(f"j{i}")
+        expected[f"j{i}"] = "removed"
+    doomed = await api.jobs("alpha", "delayed", function="echo", tag="batch=1", limit=10)
+    assert doomed.total and len(doomed.jobs) == 10
+    assert await api.remove_where("alpha", "delayed", function="echo", tag="batch=1", limit=10) == 10
+    for info in doomed.jobs:
+        expected[info.job_id] = "removed"
+    for i in (1009, 1019, 1029):  # deferred beyond the test: moved further, still delayed
+        await api.reschedule(f"j{i}", defer_by=900)
+    for i in (1039, 1049):  # deferred beyond the test: run now instead
+        await api.promote(f"j{i}")
+        expected[f"j{i}"] = "completed"

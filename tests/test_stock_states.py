@@ -8,6 +8,7 @@ import asyncio
 from arq.worker import Worker, get_kwargs
 
 from queue_system import Client, JobRequest, JobState, QueueAPI
+from tests.support.indexes import assert_indexes_exact
 from tests.support.queue_fixtures import recorded_runs
 from tests.support.states import assert_exact, snapshot
 
@@ -37,6 +38,7 @@ async def test_counts_and_records_follow_jobs_run_by_arqs_worker(client: Client,
     tags_of = {r.job_id or "": dict(r.tags) for r in requests}
     snap = await snapshot(client, queue_of, tags_of, ["alpha"])
     assert_exact(snap, queue_of, tags_of)
+    await assert_indexes_exact(client, list(queue_of))  # transition.lua keeps the function and tag indexes too
     assert snap.truth == {
         "ok": "completed",
         "flaky": "completed",

@@ -25,12 +25,13 @@ def _time(ms: int | None) -> str:
 @click.command()
 @click.argument("queue", required=False)
 @click.option("--tag", help="Count only jobs with this key=value tag.")
+@click.option("--function", help="Count only jobs of this function.")
 @json_option
-def stats(queue: str | None, tag: str | None, as_json: bool) -> None:
+def stats(queue: str | None, tag: str | None, function: str | None, as_json: bool) -> None:
     """Jobs per state of QUEUE (of every queue when none is named), and whether it is paused."""
 
     async def action(api: QueueAPI) -> list[dict[str, Any]]:
-        return [s.to_dict() for s in await api.stats(queue, parse_tag(tag))]
+        return [s.to_dict() for s in await api.stats(queue, parse_tag(tag), function=function)]
 
     emit(run_async(with_api(action)), as_json, _stats_table)
 

@@ -47,12 +47,12 @@ local function claim_one(k, id, score, queue, admitted)
   local token = ARGV[4] .. ":" .. id .. ":" .. try
   redis.call("SET", lease, token, "PX", ARGV[3])
   local meta_key = prefix .. ":meta:" .. id
-  local meta = redis.call("HMGET", meta_key, "q", "p", "tg", "ended", "s")
+  local meta = redis.call("HMGET", meta_key, "q", "p", "tg", "ended", "s", "f")
   if meta[5] and meta[1] and meta[1] ~= queue then  -- recorded under another queue: count it out there
-    move(prefix, id, meta[1], meta[3], meta[5], false, now)
+    move(prefix, id, meta[1], meta[3], meta[5], false, now, meta[6])
     meta[5] = false
   end
-  move(prefix, id, queue, meta[3], meta[5], "active", now)
+  move(prefix, id, queue, meta[3], meta[5], "active", now, meta[6])
   if meta[1] == queue then
     redis.call("HSET", meta_key, "s", "active", "st", now)
   else
@@ -79,7 +79,8 @@ local function admit_claim(prefix, id, key, queue, now)
     local more = redis.call("HMGET", meta, "s", "tg", "p")
     rec[3], rec[4], rec[5] = more[1], more[2], more[3]
     local priority = tonumber(rec[5]) or 2
-    postpone_job(prefix, id, key, queue, rec[3], rec[4], rec[1] or "", tonumber(now) + verdict + (priority + 1) / 10, now)
+    postpone_job(prefix, id, key, queue, rec[3], rec[4], rec[1] or "",
+      tonumber(now) + verdict + (priority + 1) / 10, now)
     if not woken[queue] then
       woken[queue] = true
       redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")

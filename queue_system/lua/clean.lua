@@ -30,11 +30,11 @@ elseif state == "waiting" or state == "delayed" or state == "retrying" then
   local kept = 0
   for _, id in ipairs(ids) do
     local meta = prefix .. ":meta:" .. id
-    local rec = redis.call("HMGET", meta, "s", "tg", "et")
+    local rec = redis.call("HMGET", meta, "s", "tg", "et", "f")
     if rec[1] == state and (tonumber(rec[3]) or 0) <= cutoff and redis.call("EXISTS", "arq:in-progress:" .. id) == 0 then
       redis.call("ZREM", qkey, id)
       redis.call("DEL", "arq:job:" .. id, "arq:retry:" .. id, meta, prefix .. ":logs:" .. id)
-      count(prefix, queue, rec[2], state, -1)
+      move(prefix, id, queue, rec[2], state, false, 0, rec[4])
       batch_job_ended(prefix, ARGV[2], maxlen, id, rec[2], "aborted")  -- its batch counts it as cancelled
       removed = removed + 1
     else

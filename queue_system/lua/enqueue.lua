@@ -54,13 +54,13 @@ for i, job in ipairs(jobs) do
     if found and force ~= "1" and redis.call("EXISTS", job_key, result_key) > 0 then
       created[i] = 0
     else
-      local old = found and redis.call("HMGET", meta, "s", "q", "tg") or {}
+      local old = found and redis.call("HMGET", meta, "s", "q", "tg", "f") or {}
       if old[1] then
         local old_queue = old[2] or queue
         if (old[1] == "waiting" or old[1] == "delayed" or old[1] == "retrying") and old_queue ~= queue then
           redis.call("ZREM", queue_key_of(old_queue), id)
         end
-        move(prefix, id, old_queue, old[3], old[1], false, now)
+        move(prefix, id, old_queue, old[3], old[1], false, now, old[4])
         redis.call("DEL", meta, prefix .. ":logs:" .. id)
       end
       local score, state
@@ -79,7 +79,7 @@ for i, job in ipairs(jobs) do
       end
       if job[14] and job[14] ~= "" then redis.call("HSET", meta, "rk", job[14]) end
       if umode and umode ~= "" then redis.call("SET", lock, id, "PX", job[13]) end
-      move(prefix, id, queue, tags, false, state, now)
+      move(prefix, id, queue, tags, false, state, now, fn, score)
       if force == "1" then batch_reopen(prefix, id, tags) end  -- a failed-store retry re-opens its batch
       bump(prefix .. ":stats:" .. queue, "enqueued:" .. fn, 1)  -- metrics.py's enqueued total (by function)
       if not woken[queue] then

@@ -47,7 +47,7 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
       redis.call("ZADD", qkey, due, id)
       redis.call("HINCRBY", meta, "ended", 1)
       redis.call("HSET", meta, "s", "retrying", "err", err)
-      move(prefix, id, queue, e[13], "active", "retrying", now)
+      move(prefix, id, queue, e[13], "active", "retrying", now, e[14], due)
       emit(prefix, maxlen, "retrying", id, queue, e[14], e[13], "try", e[12], "error", err,
         "due", string.format("%d", math.floor(tonumber(due))))
       redis.call("LPUSH", wake, "1")
@@ -62,7 +62,7 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
       redis.call("DEL", lease)
       redis.call("DECR", "arq:retry:" .. id)
       redis.call("HSET", meta, "s", "waiting")
-      move(prefix, id, queue, e[13], "active", "waiting", now)
+      move(prefix, id, queue, e[13], "active", "waiting", now, e[14])
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     else

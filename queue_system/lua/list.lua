@@ -1,11 +1,9 @@
 --[[
-list: one page of a queue's jobs in one state, newest first, filtered by function and tag, in one call.
-
-Finished jobs are paged from their state's index; waiting, delayed and retrying jobs from the queue's score
-band (waiting: ready scores, shown last-to-run first; delayed and retrying: latest due first); active jobs from
-the whole queue, first-claimed first (claims take the lowest scores, so they sit at its front). The records are
-read and matched server-side, scanning at most a budget of entries, so a filtered listing of a huge queue stays
-bounded (its "more" flag then says so).
+list: one page of a queue's jobs in one state matching a function and a tag, read from a sorted set whose
+members are checked against their records, in one call, scanning at most a budget of entries (its "more" flag
+then says so). The read API uses it for active jobs only -- they have no index (include/state.lua): they are the
+queue's leased members, first-claimed first (claims take the lowest scores, so they sit at its front). Every
+other listing pages an index by rank (queue_system/listing.py).
 
 KEYS[1] the sorted set to page
 ARGV[1] key prefix   ARGV[2] max score   ARGV[3] min score   ARGV[4] state the record must say ("" = any)

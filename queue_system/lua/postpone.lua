@@ -10,9 +10,9 @@ Returns 1.
 --!include state
 --!include limits
 local prefix, now, id, queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local rec = redis.call("HMGET", prefix .. ":meta:" .. id, "s", "tg")
+local rec = redis.call("HMGET", prefix .. ":meta:" .. id, "s", "tg", "f")
 redis.call("DECR", "arq:retry:" .. id)
 release_caps(prefix, id, queue)
-postpone_job(prefix, id, false, queue, rec[1], rec[2], ARGV[5], 0, now)
+postpone_job(prefix, id, false, queue, rec[1], rec[2], rec[3] or ARGV[5], 0, now)
 flush_counts()
 return 1

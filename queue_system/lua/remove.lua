@@ -20,7 +20,7 @@ if state == "completed" or state == "failed" or state == "aborted" then
 else
   redis.call("ZREM", queue_key_of(queue), id)
   redis.call("DEL", "arq:job:" .. id, "arq:retry:" .. id, "arq:result:" .. id, meta, prefix .. ":logs:" .. id)
-  count(prefix, queue, rec[3], state, -1)
+  move(prefix, id, queue, rec[3], state, false, 0, rec[4])
 end
 emit(prefix, maxlen, "removed", id, queue, rec[4], rec[3] or "", "state", state)
 flush_counts()

@@ -28,12 +28,11 @@ local qkey = queue_key_of(queue)
 if not redis.call("ZSCORE", qkey, id) then
   return { "not_found", state }
 end
-redis.call("ZADD", qkey, "XX", due + (tonumber(rec[3] or "2") + 1) / 10, id)
+local score = due + (tonumber(rec[3] or "2") + 1) / 10
+redis.call("ZADD", qkey, "XX", score, id)
 redis.call("PEXPIRE", "arq:job:" .. id, ARGV[6])
-if state ~= "delayed" then
-  move(prefix, id, queue, rec[4], state, "delayed", now)
-  redis.call("HSET", meta, "s", "delayed")
-end
+move(prefix, id, queue, rec[4], state, "delayed", now, rec[5], score)  -- delayed already: re-scored in its indexes
+if state ~= "delayed" then redis.call("HSET", meta, "s", "delayed") end
 emit(prefix, maxlen, "rescheduled", id, queue, rec[5], rec[4], "due", ARGV[5])
 redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")
 redis.call("LTRIM", prefix .. ":wake:" .. queue, 0, 0)

@@ -10,7 +10,7 @@ or "not_found".
 ]]
 --!include state
 local prefix, now, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local rec = redis.call("HMGET", prefix .. ":meta:" .. id, "s", "q")
+local rec = redis.call("HMGET", prefix .. ":meta:" .. id, "s", "q", "tg", "f")
 local state, queue = rec[1], rec[2]
 if not state or not queue then return { "not_found", "" } end
 if state ~= "delayed" and state ~= "retrying" then return { "not_due", state } end
@@ -19,6 +19,7 @@ local score = tonumber(redis.call("ZSCORE", qkey, id))
 if not score or score < 1e12 then return { "not_due", state } end
 local fraction = score - math.floor(score)
 redis.call("ZADD", qkey, "XX", now + fraction, id)
+move(prefix, id, queue, rec[3], state, state, now, rec[4], now + fraction)  -- re-scored in its indexes too
 redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")
 redis.call("LTRIM", prefix .. ":wake:" .. queue, 0, 0)
 return { "promoted", state }

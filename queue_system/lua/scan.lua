@@ -2,8 +2,11 @@
 scan: a page of a queue's jobs in one state matching a function, a tag and/or a text in the payload (any case),
 newest first, read from a cursor: it starts at a position of the sorted set and stops after a budget of entries,
 so every call costs a bounded time whatever the queue's size. The caller carries the returned position to the
-next call ("search further"). Finished states page their index; queued states the queue's score band (see
-list.lua). Encrypted payloads never match their plain text.
+next call ("search further"). The caller passes the smallest sorted set the filters allow: with a function or a
+tag, that index of the state (include/state.lua), read by rank; without, the state's index or the queue's score
+band (waiting and active jobs share the ready band, so the record's state is checked). Every entry's record is
+checked against the filters, so any of those sets gives the same answer. Encrypted payloads never match their
+plain text.
 
 KEYS[1] the sorted set to page
 ARGV[1] key prefix   ARGV[2] max score   ARGV[3] min score   ARGV[4] state the record must say ("" = any)
@@ -16,6 +19,7 @@ local prefix, state, fn, tag, text = ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local pos, limit, budget = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local page, scanned = {}, 0
 local chunk = math.min(500, budget)
+local by_rank = ARGV[2] == "+inf" and ARGV[3] == "-inf"  -- the whole set: O(log n) to reach any position
 
 local function matches(id)
   local rec = redis.call("HMGET", prefix .. ":meta:" .. id, "s", "f", "tg")
@@ -35,7 +39,13 @@ local function matches(id)
 end
 
 while scanned < budget do
-  local ids = redis.call("ZREVRANGEBYSCORE", KEYS[1], ARGV[2], ARGV[3], "LIMIT", pos, math.min(chunk, budget - scanned))
+  local ids
+  local size = math.min(chunk, budget - scanned)
+  if by_rank then
+    ids = redis.call("ZREVRANGE", KEYS[1], pos, pos + size - 1)
+  else
+    ids = redis.call("ZREVRANGEBYSCORE", KEYS[1], ARGV[2], ARGV[3], "LIMIT", pos, size)
+  end
   if #ids == 0 then return { page, -1, scanned } end
   for _, id in ipairs(ids) do
     scanned = scanned + 1

@@ -25,13 +25,13 @@ if step == "start" then
   if rec[1] == "aborted" or redis.call("SISMEMBER", prefix .. ":aborting", id) == 1 then
     return "abort"
   end
-  move(prefix, id, queue, rec[2], rec[1], "active", now)
+  move(prefix, id, queue, rec[2], rec[1], "active", now, rec[3])
   redis.call("HSET", meta, "s", "active", "st", now, "q", queue)
   if not rec[3] then redis.call("HSET", meta, "f", fn) end
 elseif step == "retry" then
   redis.call("HINCRBY", meta, "ended", 1)
   redis.call("HSET", meta, "s", "retrying", "err", err)
-  move(prefix, id, queue, rec[2], rec[1], "retrying", now)
+  move(prefix, id, queue, rec[2], rec[1], "retrying", now, rec[3])
   emit(prefix, maxlen, "retrying", id, queue, fn, rec[2], "error", err)
 else
   if rec[1] ~= "aborted" then end_job(prefix, now, maxlen, id, queue, step, err, false) end

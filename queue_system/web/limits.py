@@ -1,45 +1,50 @@
-"""Login rate limit: at most N failed attempts per user name and per client address within a sliding window.
+"""Login rate limit: at most N failed attempts per user name and per client address within a sliding window,
+shared by every process serving the dashboard.
 
-Kept in the serving process (a login burst hits one process; several processes each allow N). The clock is
-injected so tests need not wait out a window.
+The count lives in Redis (``queue_system.throttle.SharedRateLimiter``: a sliding log per scope, Redis's clock,
+one atomic script per attempt), so a guessing burst spread over several API processes or hosts gets no more tries
+than one process would allow. Each attempt takes its place in both logs *before* the password is checked, so
+concurrent guesses cannot overshoot; a right password takes it back out (a success is not a failure).
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..errors import Throttled
+from ..throttle import Grant, Rate, SharedRateLimiter
+
+if TYPE_CHECKING:
+    from ..api import QueueAPI
+
+SCOPE = "login"
 
 
 class LoginLimiter:
-    def __init__(self, attempts: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, attempts: int, window_s: float) -> None:
         self.attempts = attempts
         self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._shared: SharedRateLimiter | None = None
 
-    def _recent(self, key: str) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window_s
-        while times and times[0] <= cutoff:
-            times.popleft()
-        return times
-
-    def retry_after(self, user: str, address: str) -> float:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        waits = [
-            times[0] + self.window_s - self.clock()
-            for times in (self._recent(f"u:{user}"), self._recent(f"a:{address}"))
-            if len(times) >= self.attempts
+    def rates(self, user: str, address: str) -> list[Rate]:
+        return [
+            Rate(f"{SCOPE}:u:{user}", self.attempts, self.window_s),
+            Rate(f"{SCOPE}:a:{address}", self.attempts, self.window_s),
         ]
-        return max(waits, default=0.0)
 
-    def failed(self, user: str, address: str) -> None:
-        now = self.clock()
-        for key in (f"u:{user}", f"a:{address}"):
-            self._recent(key).append(now)
-        if len(self._failures) > 100_000:  # a flood of made-up names must not grow memory without end
-            self._failures = {k: v for k, v in self._failures.items() if v}
+    async def attempt(self, api: QueueAPI, user: str, address: str) -> Grant | float:
+        """Count one attempt of ``user`` from ``address``: its grant, or the seconds until one is allowed."""
+        try:
+            return await self._limiter(api).acquire_all(self.rates(user, address), max_wait_s=0)
+        except Throttled as refused:
+            return refused.retry_after
 
-    def succeeded(self, user: str) -> None:
-        self._failures.pop(f"u:{user}", None)
+    async def succeeded(self, api: QueueAPI, grant: Grant, user: str, address: str) -> None:
+        """The password was right: the attempt leaves both logs, so only failures count."""
+        for rate in self.rates(user, address):
+            await self._limiter(api).release(grant, rate.scope)
+
+    def _limiter(self, api: QueueAPI) -> SharedRateLimiter:
+        if self._shared is None:
+            self._shared = SharedRateLimiter(api.redis, api.keys.prefix, scripts=api.scripts)
+        return self._shared

@@ -22,6 +22,7 @@ Admin = Annotated[Principal, Depends(admin)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 TagQuery = Annotated[str | None, Query(description="key=value", max_length=500)]
+FunctionQuery = Annotated[str | None, Query(max_length=200)]
 
 router = APIRouter(prefix="/api/v1")
 
@@ -64,18 +65,22 @@ async def queues(request: Request, _p: Viewer, tag: TagQuery = None) -> list[dic
     return [s.to_dict() for s in await api.stats(tag=tag)]
 
 
-@router.get("/queues/{queue}", summary="Counts per state of one queue")
-async def queue_stats(request: Request, queue: str, _p: Viewer, tag: TagQuery = None) -> dict[str, Any]:
+@router.get("/queues/{queue}", summary="Counts per state of one queue (or of its jobs with one tag or function)")
+async def queue_stats(
+    request: Request, queue: str, _p: Viewer, tag: TagQuery = None, function: FunctionQuery = None
+) -> dict[str, Any]:
     api = await context(request).api()
-    return (await api.stats(queue, tag=tag))[0].to_dict()
+    return (await api.stats(queue, tag=tag, function=function))[0].to_dict()
 
 
 @router.get(
     "/queues/{queue}/jobs",
     summary="A page of a queue's jobs in one state, filtered or searched",
-    description="Without a filter, `offset` pages the state's listing and `total` is its exact count. With "
-    "`function`, `tag` or `q` (text in the payload), each call reads a bounded number of jobs from the position "
-    "`offset` and answers `next_cursor`: pass it as `offset` to continue (null: nothing further).",
+    description="Without `q`, `offset` pages the state's listing -- all of it, or the jobs of one `function` "
+    "and/or `tag` -- read from indexes, and `total` is its exact count. With `q` (text in the payload), the search "
+    "reads a bounded number of jobs (of the filtered index when `function` or `tag` is given) from the position "
+    "`offset` and answers `scanned` (jobs read), `search_space` (the filtered index's size) and `next_cursor`: pass "
+    "it as `offset` to continue (null: nothing further).",
 )
 async def queue_jobs(
     request: Request,
@@ -84,16 +89,16 @@ async def queue_jobs(
     state: JobState = JobState.WAITING,
     offset: Offset = 0,
     limit: Limit = 50,
-    function: Annotated[str | None, Query(max_length=200)] = None,
+    function: FunctionQuery = None,
     tag: TagQuery = None,
     q: Annotated[str | None, Query(description="text in the payload", max_length=200)] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
     api = await ctx.api()
-    if q or function or tag:  # a bounded scan from a cursor: `offset` is where the previous page stopped
-        page = await api.search(queue, state, q or "", function=function, tag=tag, cursor=offset, limit=limit)
+    if q:  # a bounded scan from a cursor: `offset` is where the previous page stopped
+        page = await api.search(queue, state, q, function=function, tag=tag, cursor=offset, limit=limit)
     else:
-        page = await api.jobs(queue, state, offset=offset, limit=limit)
+        page = await api.jobs(queue, state, offset=offset, limit=limit, function=function, tag=tag)
     data = page.to_dict()
     data["jobs"] = [ctx.redactor.job(job) for job in data["jobs"]]
     return data

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..throttle import Grant
 from .context import HOW_TO_ADD_A_USER, log
 from .pages import render
 from .security import check_csrf, context, session_of
@@ -48,16 +49,16 @@ async def login(
     await check_csrf(request)
     ctx = context(request)
     address = request.client.host if request.client else "?"
-    wait = ctx.limiter.retry_after(username, address)
-    if wait > 0:
-        raise HTTPException(429, f"too many failed logins: try again in {int(wait) + 1} s")
+    api = await ctx.api()
+    grant = await ctx.limiter.attempt(api, username, address)  # counted in Redis: every API process shares it
+    if not isinstance(grant, Grant):
+        raise HTTPException(429, f"too many failed logins: try again in {int(grant) + 1} s")
     principal = ctx.auth.login(username, password)
     if principal is None:
         log.warning("web.login_failed", user=username, address=address)
-        ctx.limiter.failed(username, address)
         target = str(request.url_for("login_form")) + "?error=wrong+user+name+or+password"
         return RedirectResponse(target, status_code=303)
-    ctx.limiter.succeeded(username)
+    await ctx.limiter.succeeded(api, grant, username, address)
     log.info("web.login", user=principal.name, role=principal.role.value, address=address)
     response = RedirectResponse(str(request.url_for("overview")), status_code=303)
     fresh = Session.anonymous()

@@ -67,6 +67,7 @@ async def queue_page(
     page = await _search(api, queue, state, q.strip(), offset)
     jobs = [ctx.redactor.job(job.to_dict()) for job in page.jobs]
     base = {"state": state.value, "q": q}
+    searched = page.scanned is not None  # a payload search: a cursor to continue from, no way back
     return render(
         request,
         "queue.html",
@@ -77,7 +78,8 @@ async def queue_page(
         q=q,
         page=page,
         jobs=jobs,
-        prev_url=f"?{urlencode({**base, 'offset': max(offset - PAGE, 0)})}" if offset and not q else None,
+        searched=searched,
+        prev_url=f"?{urlencode({**base, 'offset': max(offset - PAGE, 0)})}" if offset and not searched else None,
         next_url=f"?{urlencode({**base, 'offset': _next(page)})}" if page.more else None,
     )
 
@@ -97,11 +99,12 @@ async def _is_job_id(api: QueueAPI, text: str) -> bool:
 
 
 async def _search(api: QueueAPI, queue: str, state: JobState, q: str, offset: int) -> JobPage:
-    """``q``: ``function:NAME``, ``tag:k=v`` or text found in the payload; a search continues from ``offset``."""
+    """``q``: ``function:NAME`` or ``tag:k=v`` (paged from their index, exact total) or text found in the payload
+    (a bounded search that continues from ``offset``)."""
     if q.startswith("function:"):
-        return await api.search(queue, state, function=q[len("function:") :], cursor=offset, limit=PAGE)
+        return await api.jobs(queue, state, function=q[len("function:") :], offset=offset, limit=PAGE)
     if q.startswith("tag:"):
-        return await api.search(queue, state, tag=q[len("tag:") :], cursor=offset, limit=PAGE)
+        return await api.jobs(queue, state, tag=q[len("tag:") :], offset=offset, limit=PAGE)
     if q:
         return await api.search(queue, state, q, cursor=offset, limit=PAGE)
     return await api.jobs(queue, state, offset=offset, limit=PAGE)

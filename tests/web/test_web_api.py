@@ -3,6 +3,8 @@ and the actions doing what they say against the real Redis and a real worker (bu
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -122,6 +124,38 @@ async def test_search_by_payload_text_and_redaction(
     assert len(paged["jobs"]) == 10 and paged["more"] is True
     by_function = (await admin.get("/api/v1/queues/alpha/jobs", params={"function": "echo", "limit": 5})).json()
     assert len(by_function["jobs"]) == 5 and by_function["more"] is True
+
+
+async def test_filters_page_from_indexes_with_exact_totals_and_search_says_how_far(
+    admin: httpx.AsyncClient, client: Client, app_settings: type
+) -> None:
+    register(client, app_settings)
+    ids = []
+    for i in range(40):
+        function, tags = "echo" if i % 2 else "ordered", {"shop": str(i % 4)}
+        job = await client.enqueue_job(function, {"sku": f"SKU-{i:03d}"}, _queue="alpha", _tags=tags)
+        ids.append(job.job_id)
+
+    def numbers(page: dict[str, Any]) -> list[int]:
+        return [ids.index(j["job_id"]) for j in page["jobs"]]
+
+    url = "/api/v1/queues/alpha/jobs"
+    both = (await admin.get(url, params={"function": "echo", "tag": "shop=1", "limit": 4, "offset": 2})).json()
+    assert both["total"] == 10 and both["more"] is True and both["next_cursor"] is None
+    assert len(both["jobs"]) == 4 and all(j["function"] == "echo" and j["tags"] == {"shop": "1"} for j in both["jobs"])
+    assert numbers(both) == [29, 25, 21, 17]
+    by_tag = (await admin.get(url, params={"tag": "shop=2", "offset": 8})).json()
+    assert by_tag["total"] == 10 and numbers(by_tag) == [6, 2]
+    counts = (await admin.get("/api/v1/queues/alpha", params={"function": "ordered"})).json()
+    assert counts["function"] == "ordered" and counts["counts"]["waiting"] == 20
+    both_counts = await admin.get("/api/v1/queues/alpha", params={"function": "ordered", "tag": "shop=1"})
+    assert both_counts.status_code == 400
+    found = (await admin.get(url, params={"q": "sku-03", "function": "echo", "limit": 2})).json()
+    assert numbers(found) == [39, 37]
+    assert found["search_space"] == 20 and found["scanned"] == 2 and found["next_cursor"] == 2
+    rest = (await admin.get(url, params={"q": "sku-03", "function": "echo", "offset": found["next_cursor"]})).json()
+    assert numbers(rest) == [35, 33, 31]
+    assert rest["scanned"] == 18 and rest["next_cursor"] is None and rest["more"] is False
 
 
 async def test_throughput_and_events(admin: httpx.AsyncClient, client: Client, app_settings: type) -> None:

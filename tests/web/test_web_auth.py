@@ -3,7 +3,9 @@ rate limit, no default user, and the dashboard mounted inside another app with o
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import Annotated
 
 import httpx
@@ -14,7 +16,6 @@ from queue_system import Client, JobState, QueueAPI, QueueConfig
 from queue_system.web import create_app, create_dashboard, mount_dashboard
 from queue_system.web.auth import Principal
 from queue_system.web.context import NavLink
-from queue_system.web.limits import LoginLimiter
 from queue_system.web.pages import render
 from queue_system.web.security import viewer
 from tests.support.queue_fixtures import run_burst
@@ -84,17 +85,30 @@ async def test_viewer_session_is_refused_actions(dashboard: FastAPI, client: Cli
         assert not await QueueAPI(client).is_paused("alpha")
 
 
-async def test_login_attempts_are_rate_limited(dashboard: FastAPI) -> None:
-    now = [1000.0]
-    ctx = dashboard.state.qs_web
-    ctx.limiter = LoginLimiter(attempts=3, window_s=60, clock=lambda: now[0])
-    async with Http(dashboard).client() as http:
-        for _ in range(3):
-            assert "error=" in (await log_in(http, ADMIN, "guess")).headers["location"]
-        blocked = await log_in(http, ADMIN, ADMIN_PASSWORD)  # even the right password waits
-        assert blocked.status_code == 429 and "try again" in blocked.json()["detail"]
-        now[0] += 61
-        assert (await log_in(http, ADMIN, ADMIN_PASSWORD)).status_code == 303
+async def test_login_attempts_are_rate_limited_across_app_instances(web_config: QueueConfig) -> None:
+    """Two app instances (two processes' worth: each its own Redis client) share one count of failed logins."""
+    config = web_config.model_copy(update={"web_login_attempts": 3, "web_login_window_s": 5.0})
+    clients = [await Client.connect(config), await Client.connect(config)]
+    apps = [create_dashboard(config, api=QueueAPI(c)) for c in clients]
+    try:
+        async with Http(apps[0]).client() as first, Http(apps[1]).client() as second:
+            for _ in range(3):  # right passwords are not failures: they leave no trace in the count
+                assert (await log_in(second, ADMIN, ADMIN_PASSWORD)).status_code == 303
+            for http in (first, second, first):
+                assert "error=" in (await log_in(http, ADMIN, "guess")).headers["location"]
+            for http in (first, second):  # the third failure was spread over both: each refuses, even the right one
+                blocked = await log_in(http, ADMIN, ADMIN_PASSWORD)
+                assert blocked.status_code == 429 and "try again" in blocked.json()["detail"]
+            other = await log_in(second, VIEWER, VIEWER_PASSWORD)  # another user from the same address is refused
+            assert other.status_code == 429, "the address's count is shared too"
+            deadline = time.monotonic() + 30  # the window slides past the failures (refused tries are not counted)
+            while (answer := await log_in(first, ADMIN, ADMIN_PASSWORD)).status_code == 429:
+                assert time.monotonic() < deadline, "the failures never left the window"
+                await asyncio.sleep(0.2)
+            assert answer.status_code == 303
+    finally:
+        for c in clients:
+            await c.close()
 
 
 async def test_no_users_means_no_login_and_a_hint(config: QueueConfig, client: Client) -> None:

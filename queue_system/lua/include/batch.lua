@@ -41,9 +41,9 @@ local function batch_insert(prefix, now, entry, seen)
     entry[1], entry[2], entry[3], tonumber(entry[4]), entry[5], entry[6], entry[7], entry[8], entry[9]
   if redis.call("EXISTS", "arq:job:" .. id, "arq:result:" .. id) > 0 then return 0 end
   local meta = prefix .. ":meta:" .. id
-  local old = redis.call("HMGET", meta, "s", "q", "tg")
+  local old = redis.call("HMGET", meta, "s", "q", "tg", "f")
   if old[1] then
-    move(prefix, id, old[2] or queue, old[3], old[1], false, now)
+    move(prefix, id, old[2] or queue, old[3], old[1], false, now, old[4])
     redis.call("DEL", meta, prefix .. ":logs:" .. id)
   end
   local score, state
@@ -58,7 +58,7 @@ local function batch_insert(prefix, now, entry, seen)
   redis.call("SET", "arq:job:" .. id, payload, "PX", ttl)
   redis.call("ZADD", qkey, score, id)
   redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", now, "tg", tags)
-  move(prefix, id, queue, tags, false, state, now)
+  move(prefix, id, queue, tags, false, state, now, fn, score)
   return 1
 end
 

@@ -171,7 +171,7 @@ end
 local function postpone_job(prefix, id, qkey, queue, from_state, tags, fn, due_score, now)
   if qkey then redis.call("ZADD", qkey, due_score, id) end
   redis.call("HSET", prefix .. ":meta:" .. id, "s", "delayed")
-  move(prefix, id, queue, tags, from_state, "delayed", now)
+  move(prefix, id, queue, tags, from_state, "delayed", now, fn, qkey and due_score or nil)
   local name = fn ~= "" and fn or "?"
   redis.call("HINCRBY", prefix .. ":postponed", name, 1)
   redis.call("HINCRBY", prefix .. ":postponed", "*", 1)

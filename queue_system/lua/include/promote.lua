@@ -15,7 +15,7 @@ local function promote(queue_key, queue_name, now_ms, limit, prefix)
   for i = 1, #due, 2 do
     local id, old_score = due[i], tonumber(due[i + 1])
     local meta = prefix .. ":meta:" .. id
-    local fields = redis.call("HMGET", meta, "p", "q", "s", "tg")
+    local fields = redis.call("HMGET", meta, "p", "q", "s", "tg", "f")
     local state = fields[3]
     local fraction = math.floor((old_score - math.floor(old_score)) * 10 + 0.5)
     local priority = (fraction >= 1 and fraction <= 5) and (fraction - 1) or tonumber(fields[1])
@@ -46,10 +46,10 @@ local function promote(queue_key, queue_name, now_ms, limit, prefix)
     if not state then
       redis.call("HSET", meta, "q", target_queue, "p", priority, "f", type(fn) == "string" and fn or "",
         "s", "waiting", "et", string.format("%.0f", enqueued or tonumber(now_ms)))
-      move(prefix, id, target_queue, fields[4], false, "waiting", now_ms)
+      move(prefix, id, target_queue, fields[4], false, "waiting", now_ms, type(fn) == "string" and fn or "", score)
     elseif state == "delayed" or state == "retrying" then
       redis.call("HSET", meta, "s", "waiting")
-      move(prefix, id, fields[2] or target_queue, fields[4], state, "waiting", now_ms)
+      move(prefix, id, fields[2] or target_queue, fields[4], state, "waiting", now_ms, fields[5], score)
     end
   end
   return #due / 2

@@ -1,15 +1,29 @@
 -- retain: remove finished job records (completed, failed, aborted) by a queue's retention policy.
 -- Needs include/state.lua. Removing a record deletes its hash, its logs and its result, takes it out of its
--- index and decrements its counters (the totals stay), so counts stay exact.
+-- indexes (its state's, its function's, its tags'; one ZREM per index for the whole batch) and decrements its
+-- counters (the totals stay), so counts and indexes stay exact.
 
 local function remove_records(prefix, queue, state, ids)
-  if #ids == 0 then return 0 end
+  local members = {}  -- index key -> ids to take out of it, one ZREM per key and chunk
   for _, id in ipairs(ids) do
     local meta = prefix .. ":meta:" .. id
-    count(prefix, queue, redis.call("HGET", meta, "tg"), state, -1)
+    local rec = redis.call("HMGET", meta, "tg", "f")
+    count(prefix, queue, rec[1], state, -1, rec[2])
+    for _, key in ipairs(index_keys(prefix, queue, state, rec[2], rec[1])) do
+      local list = members[key]
+      if not list then
+        list = {}
+        members[key] = list
+      end
+      list[#list + 1] = id
+    end
     redis.call("DEL", meta, prefix .. ":logs:" .. id, "arq:result:" .. id)
   end
-  redis.call("ZREM", prefix .. ":jobs:" .. queue .. ":" .. state, unpack(ids))
+  for key, list in pairs(members) do
+    for first = 1, #list, 1000 do
+      redis.call("ZREM", key, unpack(list, first, math.min(first + 999, #list)))
+    end
+  end
   return #ids
 end
 

@@ -2,20 +2,37 @@
 --
 -- A job's state lives in its record, the hash {prefix}:meta:{id} (field "s"). A script that moves a job reads
 -- the state it leaves and calls move(); in the same atomic step move() keeps
---   counters  {prefix}:counts:{queue} and {prefix}:counts:{queue}:tag:{k}={v}: one field per state, plus
---             total_completed / total_failed / total_aborted (outcomes ever recorded, never decremented);
---   indexes   {prefix}:jobs:{queue}:{state} for completed, failed and aborted, scored by finish time (ms).
--- Invariant: a job is in index (queue, state) exactly when its record says that queue and state, and each
--- counter field is the number of records in that state. Active jobs have no index of their own (it would cost
--- two writes per job on the hot path): they are the queue's leased members, found by list.lua. Counter changes
--- are summed in memory and written once per key by flush_counts() at the end of the script (a bulk call pays
--- one HINCRBY per counter, not per job).
+--   counters  {prefix}:counts:{queue}, {prefix}:counts:{queue}:tag:{k}={v} and {prefix}:counts:{queue}:fn:{f}:
+--             one field per state, plus total_completed / total_failed / total_aborted (outcomes ever
+--             recorded, never decremented); a tag's hash also counts its jobs per function and state (fields
+--             "fn:{f}:{state}"), the exact total of a listing filtered by both (one more HINCRBY per tag);
+--   indexes   {prefix}:jobs:{queue}:{state} for completed, failed, aborted (scored by finish time, ms), delayed
+--             and retrying (scored as in the queue: due time); and the filter indexes
+--             {prefix}:jobs:{queue}:{state}:fn:{f} and {prefix}:jobs:{queue}:{state}:tag:{k}={v} for every
+--             state but active (waiting ones scored as in the queue, so they page in run order).
+-- Invariant: a job is in index (queue, state[, function | tag]) exactly when its record says that queue and
+-- state (and function, tag), and each counter field is the number of records in that state. Waiting jobs need
+-- no unfiltered index: the queue's ready band is one (less the running jobs). Active jobs have no index at all:
+-- claiming is the hot path and they are few (the workers' slots); they are the queue's leased members, found by
+-- list.lua. So a job's trip enqueue -> claim -> finish costs, per function and per tag, one ZADD at enqueue,
+-- one ZREM at claim and one ZADD at finish (bench/hot_path_cost.py measures it). Retention, clean and remove
+-- take a record out of the same index_keys() with its counters (include/retain.lua), so the indexes never
+-- outgrow the records. Counter changes are summed in memory and written once per key by
+-- flush_counts() at the end of the script (a bulk call pays one HINCRBY per counter, not per job).
 -- A tag's counter hash whose jobs are all gone expires after TAG_COUNTS_KEEP_MS (its totals stay readable until
 -- then, and a new job with that tag makes it permanent again), so one-off tag values (batch ids) cost nothing
--- forever. end_job() records an outcome; emit() appends to the event stream (MAXLEN ~ maxlen; 0 = no events).
-local INDEXED = { completed = true, failed = true, aborted = true }
+-- forever. A function's counters stay, like the queue's: functions are few, and checking for expiry would cost
+-- two more commands per move. end_job() records an outcome, and counts completed and failed ones per minute in
+-- {prefix}:throughput:{minute} (field "{queue}:{state}"; kept THROUGHPUT_KEEP_MS), so the dashboard's sparklines
+-- read 60 small hashes instead of an hour of events; emit() appends to the event stream (MAXLEN ~ maxlen; 0 =
+-- no events).
+local INDEXED = { completed = true, failed = true, aborted = true, delayed = true, retrying = true }
+local FILTERED = { waiting = true, delayed = true, retrying = true, completed = true, failed = true, aborted = true }
+local FINISHED = { completed = true, failed = true, aborted = true }
 local STATES = { "waiting", "delayed", "active", "retrying", "completed", "failed", "aborted" }
 local TAG_COUNTS_KEEP_MS = 7 * 86400 * 1000
+local THROUGHPUT_KEEP_MS = 25 * 3600 * 1000  -- the API serves up to 24 h of minutes
+local throughput_keys = {}
 local pending_counts = {}
 local tag_count_keys = {}
 local parsed_tags = {}
@@ -48,38 +65,100 @@ local function bump(key, field, n)
   fields[field] = (fields[field] or 0) + n
 end
 
-local counts_keys = {}
-local function count(prefix, queue, tags, field, n)
-  local key = counts_keys[queue]
-  if not key then
-    key = prefix .. ":counts:" .. queue
-    counts_keys[queue] = key
+-- slot(t, k): t[k], a table made on first use. The key strings below are built once per script call and kept
+-- in nested tables (queue -> state / function -> tags), so a bulk call moving many alike jobs concatenates nothing.
+local function slot(t, k)
+  local s = t[k]
+  if not s then
+    s = {}
+    t[k] = s
   end
-  bump(key, field, n)
-  local list = tag_list(tags)
-  if list then
-    for _, kv in ipairs(list) do
-      local key = prefix .. ":counts:" .. queue .. ":tag:" .. kv
-      tag_count_keys[key] = true
-      bump(key, field, n)
+  return s
+end
+
+local TOTALS = { total_completed = true, total_failed = true, total_aborted = true }
+local counter_keys = {}
+local function counters_of(prefix, queue, fn, tags)
+  local by_tags = slot(slot(counter_keys, queue), fn or "")
+  local found = by_tags[tags or ""]
+  if found then return found end
+  found = { queue = prefix .. ":counts:" .. queue, tags = {}, fields = {} }
+  if fn and fn ~= "" then found.fn = found.queue .. ":fn:" .. fn end
+  for _, kv in ipairs(tag_list(tags) or {}) do found.tags[#found.tags + 1] = found.queue .. ":tag:" .. kv end
+  by_tags[tags or ""] = found
+  return found
+end
+
+local function count(prefix, queue, tags, field, n, fn)
+  local keys = counters_of(prefix, queue, fn, tags)
+  bump(keys.queue, field, n)
+  if keys.fn then bump(keys.fn, field, n) end
+  if #keys.tags == 0 then return end
+  local fn_field = false  -- a tag's count of its jobs of this function in this state
+  if keys.fn and not TOTALS[field] then
+    fn_field = keys.fields[field]
+    if not fn_field then
+      fn_field = "fn:" .. fn .. ":" .. field
+      keys.fields[field] = fn_field
     end
+  end
+  for _, key in ipairs(keys.tags) do
+    tag_count_keys[key] = true
+    bump(key, field, n)
+    if fn_field then bump(key, fn_field, n) end
   end
 end
 
--- move(prefix, id, queue, tags, from, to, at_ms): from/to may be false (a job not recorded yet / removed).
-local function move(prefix, id, queue, tags, from, to, at_ms)
+-- index_keys(prefix, queue, state, fn, tags): every index a job in that state, with that function and those tags,
+-- belongs to (none for active). The caller must not change the list.
+local index_key_lists = {}
+local function index_keys(prefix, queue, state, fn, tags)
+  local by_tags = slot(slot(slot(index_key_lists, queue), state), fn or "")
+  local keys = by_tags[tags or ""]
+  if keys then return keys end
+  keys = {}
+  by_tags[tags or ""] = keys
+  local base = prefix .. ":jobs:" .. queue .. ":" .. state
+  if INDEXED[state] then keys[1] = base end
+  if not FILTERED[state] then return keys end
+  if fn and fn ~= "" then keys[#keys + 1] = base .. ":fn:" .. fn end
+  for _, kv in ipairs(tag_list(tags) or {}) do keys[#keys + 1] = base .. ":tag:" .. kv end
+  return keys
+end
+
+-- a queued job's index score is its queue score (the caller wrote it first), so indexes page in queue order
+local function index_score(queue, id, state, at_ms, score)
+  if FINISHED[state] then return at_ms end
+  return score or redis.call("ZSCORE", queue_key_of(queue), id) or at_ms
+end
+
+local function index_add(prefix, id, queue, state, fn, tags, at_ms, score)
+  local keys = index_keys(prefix, queue, state, fn, tags)
+  if #keys == 0 then return end
+  local at = index_score(queue, id, state, at_ms, score)
+  for _, key in ipairs(keys) do redis.call("ZADD", key, at, id) end
+end
+
+local function index_remove(prefix, id, queue, state, fn, tags)
+  for _, key in ipairs(index_keys(prefix, queue, state, fn, tags)) do redis.call("ZREM", key, id) end
+end
+
+-- move(prefix, id, queue, tags, from, to, at_ms, fn, score): from/to may be false (a job not recorded yet /
+-- removed). fn: the function the record says ("" or nil: none). score: a queued job's queue score, if the
+-- caller has it at hand (else it is read).
+local function move(prefix, id, queue, tags, from, to, at_ms, fn, score)
   if from == to then
-    if to and INDEXED[to] then redis.call("ZADD", prefix .. ":jobs:" .. queue .. ":" .. to, at_ms, id) end
+    if to then index_add(prefix, id, queue, to, fn, tags, at_ms, score) end
     return
   end
   if from then
-    count(prefix, queue, tags, from, -1)
-    if INDEXED[from] then redis.call("ZREM", prefix .. ":jobs:" .. queue .. ":" .. from, id) end
+    count(prefix, queue, tags, from, -1, fn)
+    index_remove(prefix, id, queue, from, fn, tags)
   end
   if to then
-    count(prefix, queue, tags, to, 1)
-    if INDEXED[to] then redis.call("ZADD", prefix .. ":jobs:" .. queue .. ":" .. to, at_ms, id) end
-    if to == "completed" or to == "failed" or to == "aborted" then count(prefix, queue, tags, "total_" .. to, 1) end
+    count(prefix, queue, tags, to, 1, fn)
+    index_add(prefix, id, queue, to, fn, tags, at_ms, score)
+    if FINISHED[to] then count(prefix, queue, tags, "total_" .. to, 1, fn) end
   end
 end
 
@@ -89,7 +168,7 @@ local function flush_counts()
     for field, n in pairs(fields) do
       if n ~= 0 then
         redis.call("HINCRBY", key, field, n)
-        if string.sub(field, 1, 6) ~= "total_" then changed = true end
+        if not TOTALS[field] then changed = true end
       end
     end
     if changed and tag_count_keys[key] then
@@ -103,8 +182,10 @@ local function flush_counts()
       if live then redis.call("PERSIST", key) else redis.call("PEXPIRE", key, TAG_COUNTS_KEEP_MS) end
     end
   end
+  for key in pairs(throughput_keys) do redis.call("PEXPIRE", key, THROUGHPUT_KEEP_MS) end
   pending_counts = {}
   tag_count_keys = {}
+  throughput_keys = {}
 end
 
 local function emit(prefix, maxlen, event, id, queue, fn, tags, ...)
@@ -146,7 +227,12 @@ local function end_job(prefix, now, maxlen, id, queue, state, err, known)
   else
     redis.call("HSET", meta, "s", state, "ft", now, "t", rec[4])
   end
-  move(prefix, id, queue, rec[2], rec[1], state, now)
+  move(prefix, id, queue, rec[2], rec[1], state, now, rec[3])
+  if state ~= "aborted" then
+    local minute_key = prefix .. ":throughput:" .. math.floor(tonumber(now) / 60000)
+    throughput_keys[minute_key] = true
+    bump(minute_key, queue .. ":" .. state, 1)
+  end
   batch_job_ended(prefix, now, maxlen, id, rec[2], state)
   if any_aborting(prefix) then redis.call("SREM", prefix .. ":aborting", id) end
   if err ~= "" then

@@ -24,15 +24,16 @@ end
 -- debounce_replace: the owner (not started) takes the new payload and due time; its state becomes delayed.
 local function debounce_replace(prefix, owner, payload, ttl, due, priority, queue, qkey, now)
   local meta = prefix .. ":meta:" .. owner
-  local rec = redis.call("HMGET", meta, "s", "q", "tg")
+  local rec = redis.call("HMGET", meta, "s", "q", "tg", "f")
+  local score = due + (tonumber(priority) + 1) / 10
   redis.call("SET", "arq:job:" .. owner, payload, "PX", ttl)
   if rec[2] and rec[2] ~= queue then
     redis.call("ZREM", queue_key_of(rec[2]), owner)
-    move(prefix, owner, rec[2], rec[3], rec[1], false, now)
-    move(prefix, owner, queue, rec[3], false, "delayed", now)
-  elseif rec[1] ~= "delayed" then
-    move(prefix, owner, queue, rec[3], rec[1], "delayed", now)
+    move(prefix, owner, rec[2], rec[3], rec[1], false, now, rec[4])
+    move(prefix, owner, queue, rec[3], false, "delayed", now, rec[4], score)
+  else
+    move(prefix, owner, queue, rec[3], rec[1], "delayed", now, rec[4], score)  -- delayed already: re-scored
   end
-  redis.call("ZADD", qkey, due + (tonumber(priority) + 1) / 10, owner)
+  redis.call("ZADD", qkey, score, owner)
   redis.call("HSET", meta, "s", "delayed", "q", queue, "et", now)
 end
