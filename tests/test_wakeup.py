@@ -16,6 +16,7 @@ from queue_system.runner import CTX_RUNTIME
 from queue_system.scripts import Scripts
 from queue_system.wakeup import WakeAndClaim, sent_at
 from queue_system.worker import create_worker
+from tests.support.indexes import assert_indexes_exact
 from tests.support.queue_fixtures import recorded_runs
 
 CLAIM_ARGS_TAIL = ["30000", "test-worker", "qs", 1, "alpha"]  # lease ms, token prefix, prefix, queues, names
@@ -83,6 +84,13 @@ async def test_claims_without_room_are_given_back_untried_and_run_once_later(
         _next_due, claims = parse_claims(await runtime.scripts.claim(keys=keys, args=args), ["alpha"])
         assert sorted(c.job_id for c in claims) == sorted(j.job_id for j in late)
         worker._take(claims)
+        ids = [busy.job_id, *(j.job_id for j in late)]
+        while time.monotonic() < deadline:  # given back: waiting again, and counted and indexed as such
+            states = [await client.redis.hget(client.keys.meta(j.job_id), "s") for j in late]  # type: ignore[misc]
+            if states == [b"waiting", b"waiting"]:
+                break
+            await asyncio.sleep(0.01)
+        await assert_indexes_exact(client, ids)
         for i, job in enumerate(late):
             assert await job.result(timeout=10) == f"late {i}"
     finally:

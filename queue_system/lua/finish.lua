@@ -41,28 +41,32 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
   else
     local wake = prefix .. ":wake:" .. queue
     local meta = prefix .. ":meta:" .. id
+    -- the function keys its indexes and counters; an outcome that does not name it (a job given back untried,
+    -- which was never decoded) takes it from the record
+    local fn = e[14]
+    if not fn or fn == "" then fn = redis.call("HGET", meta, "f") or "" end
     if limited then release_caps(prefix, id, queue) end
     if outcome == "retry" then
       redis.call("DEL", lease)
       redis.call("ZADD", qkey, due, id)
       redis.call("HINCRBY", meta, "ended", 1)
       redis.call("HSET", meta, "s", "retrying", "err", err)
-      move(prefix, id, queue, e[13], "active", "retrying", now, e[14], due)
-      emit(prefix, maxlen, "retrying", id, queue, e[14], e[13], "try", e[12], "error", err,
+      move(prefix, id, queue, e[13], "active", "retrying", now, fn, due)
+      emit(prefix, maxlen, "retrying", id, queue, fn, e[13], "try", e[12], "error", err,
         "due", string.format("%d", math.floor(tonumber(due))))
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     elseif outcome == "postpone" then
       redis.call("DEL", lease)
       redis.call("DECR", "arq:retry:" .. id)
-      postpone_job(prefix, id, qkey, queue, "active", e[13], e[14], due, now)
+      postpone_job(prefix, id, qkey, queue, "active", e[13], fn, due, now)
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     elseif outcome == "requeue" then
       redis.call("DEL", lease)
       redis.call("DECR", "arq:retry:" .. id)
       redis.call("HSET", meta, "s", "waiting")
-      move(prefix, id, queue, e[13], "active", "waiting", now, e[14])
+      move(prefix, id, queue, e[13], "active", "waiting", now, fn)
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     else
@@ -73,7 +77,7 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
           redis.call("SET", "arq:result:" .. id, result, "PX", ttl)
         end
       end
-      end_job(prefix, now, maxlen, id, queue, outcome, err, { "active", e[13], e[14], e[12] })
+      end_job(prefix, now, maxlen, id, queue, outcome, err, { "active", e[13], fn, e[12] })
       redis.call("DEL", lease, "arq:job:" .. id, "arq:retry:" .. id)
       redis.call("ZREM", qkey, id)
       if arq_aborts == nil then arq_aborts = redis.call("EXISTS", "arq:abort") == 1 end
