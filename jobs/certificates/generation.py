@@ -9,24 +9,20 @@ crash came between writing the file and recording it, the same file is simply wr
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import Certificate, CertificateStatus, Database, Event, Participant
 from ..db.types import utcnow
-from .fonts import CertificateFont
-from .render import CertificateContent, render_certificate
+from .cpu_pool import CpuPool, produce_certificate
+from .render import CertificateContent
 from .storage import CertificateStorage
-from .verify import check_certificate
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -57,93 +53,97 @@ def certificate_number(event_id: int, participant_id: int, version: int) -> str:
 
 
 class CertificateGenerator:
-    def __init__(self, db: Database, storage: CertificateStorage, font: CertificateFont, verify_url: str) -> None:
+    def __init__(self, db: Database, storage: CertificateStorage, pool: CpuPool, verify_url: str) -> None:
         self.db = db
         self.storage = storage
-        self.font = font
+        self.pool = pool
         self.verify_url = verify_url.rstrip("/")
 
     async def generate(self, participant_id: int) -> GenerationResult:
-        async with self.db.session() as session:
-            async with session.begin():
-                participant, event = await load_participant(session, participant_id)
-                certificate = await _certificate_row(session, participant, event.id)
-                relative = self.storage.relative_path(event.id, certificate.number)
-                done = GenerationResult(certificate.id, certificate.number, certificate.version, relative, False)
-                if certificate.status == CertificateStatus.GENERATED and self.storage.exists(certificate.file_path):
-                    return done
-                content = self._content(participant, event, certificate)
-            digest, size = await asyncio.to_thread(self._produce, content, relative)
-            async with session.begin():
-                await session.execute(
-                    update(Certificate)
-                    .where(Certificate.id == certificate.id)
-                    .values(
-                        status=CertificateStatus.GENERATED,
-                        file_path=relative,
-                        sha256=digest,
-                        size_bytes=size,
-                        generated_at=utcnow(),
-                    )
-                )
-        log.info("certificate.generated", participant_id=participant_id, number=certificate.number, bytes=size)
-        return GenerationResult(certificate.id, certificate.number, certificate.version, relative, True)
+        """One read (creating the certificate row first if it is missing), the render, one update.
 
-    def _content(self, participant: Participant, event: Event, certificate: Certificate) -> CertificateContent:
-        logo = Path(event.logo_path) if event.logo_path else None
+        Core statements, not the ORM: a job runs three, and the ORM's unit of work cost more than they do.
+        """
+        async with self.db.engine.begin() as connection:
+            row = await _current_certificate(connection, participant_id)
+            if row.certificate_id is None:
+                await connection.execute(self.db.insert_ignoring(Certificate), _new_certificate(row))
+                row = await _current_certificate(connection, participant_id)
+        relative = self.storage.relative_path(row.event_id, row.number)
+        done = GenerationResult(row.certificate_id, row.number, row.version, relative, False)
+        if row.status == CertificateStatus.GENERATED and self.storage.exists(row.file_path):
+            return done
+        digest, size = await self.pool.run(produce_certificate, self._content(row), self.storage.root, relative)
+        async with self.db.engine.begin() as connection:
+            await connection.execute(
+                update(Certificate)
+                .where(Certificate.id == row.certificate_id)
+                .values(
+                    status=CertificateStatus.GENERATED,
+                    file_path=relative,
+                    sha256=digest,
+                    size_bytes=size,
+                    generated_at=utcnow(),
+                )
+            )
+        log.info("certificate.generated", participant_id=participant_id, number=row.number, bytes=size)
+        return GenerationResult(row.certificate_id, row.number, row.version, relative, True)
+
+    def _content(self, row: Row[Any]) -> CertificateContent:
+        logo = Path(row.logo_path) if row.logo_path else None
         if logo is not None and not logo.is_file():
-            raise LogoMissing(f"event {event.id}'s logo {logo} does not exist")
+            raise LogoMissing(f"event {row.event_id}'s logo {logo} does not exist")
         return CertificateContent(
-            title=event.certificate_title,
-            participant_name=participant.name,
-            event_name=event.name,
-            event_date=event.held_on,
-            number=certificate.number,
-            verify_url=f"{self.verify_url}/{certificate.verification_code}",
+            title=row.certificate_title,
+            participant_name=row.name,
+            event_name=row.event_name,
+            event_date=row.held_on,
+            number=row.number,
+            verify_url=f"{self.verify_url}/{row.verification_code}",
             logo=logo,
         )
 
-    def _produce(self, content: CertificateContent, relative: str) -> tuple[str, int]:
-        """Render, read back, write atomically (runs in a thread: it is CPU and disk work)."""
-        pdf = render_certificate(content, self.font)
-        check_certificate(pdf, expected_name=content.participant_name)
-        self.storage.write(relative, pdf)
-        return hashlib.sha256(pdf).hexdigest(), len(pdf)
+
+# The participant, its event and its current certificate (if the row exists yet), in one statement.
+_CURRENT_CERTIFICATE = (
+    select(
+        Participant.id.label("participant_id"),
+        Participant.name,
+        Participant.certificate_version.label("version"),
+        Event.id.label("event_id"),
+        Event.name.label("event_name"),
+        Event.held_on,
+        Event.certificate_title,
+        Event.logo_path,
+        Certificate.id.label("certificate_id"),
+        Certificate.number,
+        Certificate.verification_code,
+        Certificate.status,
+        Certificate.file_path,
+    )
+    .join(Event, Participant.event_id == Event.id)
+    .outerjoin(
+        Certificate,
+        and_(Certificate.participant_id == Participant.id, Certificate.version == Participant.certificate_version),
+    )
+)
 
 
-async def load_participant(session: AsyncSession, participant_id: int) -> tuple[Participant, Event]:
-    row = (
-        await session.execute(
-            select(Participant, Event)
-            .join(Event, Participant.event_id == Event.id)
-            .where(Participant.id == participant_id)
-        )
-    ).one_or_none()
+async def _current_certificate(connection: AsyncConnection, participant_id: int) -> Row[Any]:
+    result = await connection.execute(_CURRENT_CERTIFICATE.where(Participant.id == participant_id))
+    row: Row[Any] | None = cast("Row[Any] | None", result.one_or_none())
     if row is None:
         raise ParticipantNotFound(f"participant {participant_id} does not exist")
-    return row[0], row[1]
+    return row
 
 
-async def _certificate_row(session: AsyncSession, participant: Participant, event_id: int) -> Certificate:
-    """The certificate row for the participant's current version, created on first use."""
-    version = participant.certificate_version
-    query = select(Certificate).where(Certificate.participant_id == participant.id, Certificate.version == version)
-    existing = await session.scalar(query)
-    if existing is not None:
-        return existing
-    certificate = Certificate(
-        participant_id=participant.id,
-        version=version,
-        number=certificate_number(event_id, participant.id, version),
-        verification_code=secrets.token_hex(8),
-        status=CertificateStatus.PENDING,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(certificate)
-    except IntegrityError:  # a concurrent run inserted it first (PostgreSQL; SQLite serializes writers)
-        winner = await session.scalar(query)
-        if winner is None:
-            raise
-        return winner
-    return certificate
+def _new_certificate(row: Row[Any]) -> dict[str, Any]:
+    """The certificate row for the participant's current version; a concurrent run may insert it first (then
+    this insert is ignored and both read the winner's number and verification code)."""
+    return {
+        "participant_id": row.participant_id,
+        "version": row.version,
+        "number": certificate_number(row.event_id, row.participant_id, row.version),
+        "verification_code": secrets.token_hex(8),
+        "status": CertificateStatus.PENDING,
+    }

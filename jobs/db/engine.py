@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Insert, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -40,6 +41,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    def insert_ignoring(self, model: type[Any]) -> Insert:
+        """``INSERT … ON CONFLICT DO NOTHING`` (both backends): the row is written unless a unique key already
+        has one, in one statement, so a job that may race another one needs no savepoint or retry."""
+        dialect = sqlite if self.is_sqlite else postgresql
+        return dialect.insert(model).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
     def _pool_args(self) -> dict[str, Any]:
         if self.is_sqlite:

@@ -22,10 +22,10 @@ from jobs.certificates import (
 from jobs.certificates.runtime import open_runtime
 from jobs.config import AppSettings
 from jobs.db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery
-from queue_system import Client
+from queue_system import Client, QueueConfig
 
 from ..support.queue_fixtures import run_burst
-from .helpers import NAMES, Sink, create_event
+from .helpers import NAMES, Sink, create_event, make_worker_settings
 
 PARTICIPANTS = 20
 STAGES = ((queue_event_certificates, "certificate-generation"), (queue_event_emails, "email-sending"))
@@ -35,9 +35,17 @@ def names(count: int) -> list[str]:
     return [f"{NAMES[i % len(NAMES)]} {i}" for i in range(count)]
 
 
+@pytest.mark.parametrize("render_processes", [0, 2], ids=["threads", "process-pool"])
 async def test_an_event_is_generated_then_emailed(
-    database: Database, client: Client, certificate_worker: type, app_settings: AppSettings, sink: Sink
+    database: Database,
+    client: Client,
+    config: QueueConfig,
+    app_settings: AppSettings,
+    sink: Sink,
+    render_processes: int,
 ) -> None:
+    app_settings = app_settings.model_copy(update={"certificate_render_processes": render_processes})
+    certificate_worker = make_worker_settings(config, app_settings)
     event_id, participant_ids = await create_event(database, names(PARTICIPANTS))
 
     report = await queue_event_certificates(database, event_id, client=client)
