@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 import structlog
 from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
-from sqlalchemy import Row, and_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, update
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
 from ..db.types import utcnow
 from .cpu_pool import CpuPool, email_bytes
-from .generation import ParticipantNotFound
+from .generation import current_certificate_query, participant_row
 from .message import CertificateEmail, new_message_id
 from .render import format_date
 from .smtp import SmtpPool, SmtpTransientError, is_permanent, server_answer
@@ -102,12 +101,12 @@ class CertificateMailer:
         """Load what the email needs and decide, from the ledger, whether sending is allowed (one transaction,
         Core statements: one read, plus an insert the first time and an update after a lost outcome)."""
         async with self.db.engine.begin() as connection:
-            row = await _current_delivery(connection, participant_id)
+            row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
             if row.certificate_status != CertificateStatus.GENERATED or not self.storage.exists(row.file_path):
                 raise CertificateNotReady(f"participant {participant_id}'s certificate v{row.version} is not generated")
             if row.delivery_id is None:
                 await connection.execute(self.db.insert_ignoring(EmailDelivery), self._new_delivery(row))
-                row = await _current_delivery(connection, participant_id)
+                row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
             if row.status == DeliveryStatus.SENDING:
                 await connection.execute(
                     update(EmailDelivery)
@@ -222,36 +221,20 @@ def _clip(text: str) -> str:
 
 
 # The participant, its event, its current certificate and that certificate's delivery, in one statement.
-_CURRENT_DELIVERY = (
-    select(
-        Participant.id.label("participant_id"),
-        Participant.name,
-        Participant.email,
-        Participant.certificate_version.label("version"),
-        Event.name.label("event_name"),
-        Event.held_on,
-        Certificate.id.label("certificate_id"),
-        Certificate.number,
-        Certificate.status.label("certificate_status"),
-        Certificate.file_path,
-        EmailDelivery.id.label("delivery_id"),
-        EmailDelivery.recipient,
-        EmailDelivery.message_id,
-        EmailDelivery.status,
-        EmailDelivery.server_reply,
-    )
-    .join(Event, Participant.event_id == Event.id)
-    .outerjoin(
-        Certificate,
-        and_(Certificate.participant_id == Participant.id, Certificate.version == Participant.certificate_version),
-    )
-    .outerjoin(EmailDelivery, EmailDelivery.certificate_id == Certificate.id)
-)
-
-
-async def _current_delivery(connection: AsyncConnection, participant_id: int) -> Row[Any]:
-    result = await connection.execute(_CURRENT_DELIVERY.where(Participant.id == participant_id))
-    row: Row[Any] | None = cast("Row[Any] | None", result.one_or_none())
-    if row is None:
-        raise ParticipantNotFound(f"participant {participant_id} does not exist")
-    return row
+_CURRENT_DELIVERY = current_certificate_query(
+    Participant.id.label("participant_id"),
+    Participant.name,
+    Participant.email,
+    Participant.certificate_version.label("version"),
+    Event.name.label("event_name"),
+    Event.held_on,
+    Certificate.id.label("certificate_id"),
+    Certificate.number,
+    Certificate.status.label("certificate_status"),
+    Certificate.file_path,
+    EmailDelivery.id.label("delivery_id"),
+    EmailDelivery.recipient,
+    EmailDelivery.message_id,
+    EmailDelivery.status,
+    EmailDelivery.server_reply,
+).outerjoin(EmailDelivery, EmailDelivery.certificate_id == Certificate.id)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Row, and_, select, update
+from sqlalchemy import Row, Select, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import Certificate, CertificateStatus, Database, Event, Participant
@@ -65,10 +65,10 @@ class CertificateGenerator:
         Core statements, not the ORM: a job runs three, and the ORM's unit of work cost more than they do.
         """
         async with self.db.engine.begin() as connection:
-            row = await _current_certificate(connection, participant_id)
+            row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
             if row.certificate_id is None:
                 await connection.execute(self.db.insert_ignoring(Certificate), _new_certificate(row))
-                row = await _current_certificate(connection, participant_id)
+                row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
         relative = self.storage.relative_path(row.event_id, row.number)
         done = GenerationResult(row.certificate_id, row.number, row.version, relative, False)
         if row.status == CertificateStatus.GENERATED and self.storage.exists(row.file_path):
@@ -104,37 +104,43 @@ class CertificateGenerator:
         )
 
 
-# The participant, its event and its current certificate (if the row exists yet), in one statement.
-_CURRENT_CERTIFICATE = (
-    select(
-        Participant.id.label("participant_id"),
-        Participant.name,
-        Participant.certificate_version.label("version"),
-        Event.id.label("event_id"),
-        Event.name.label("event_name"),
-        Event.held_on,
-        Event.certificate_title,
-        Event.logo_path,
-        Certificate.id.label("certificate_id"),
-        Certificate.number,
-        Certificate.verification_code,
-        Certificate.status,
-        Certificate.file_path,
+def current_certificate_query(*columns: Any) -> Select[Any]:
+    """``columns`` of a participant joined with its event and its current certificate (outer: the certificate row
+    may not exist yet); one statement instead of the ORM loading each object."""
+    return (
+        select(*columns)
+        .join(Event, Participant.event_id == Event.id)
+        .outerjoin(
+            Certificate,
+            and_(Certificate.participant_id == Participant.id, Certificate.version == Participant.certificate_version),
+        )
     )
-    .join(Event, Participant.event_id == Event.id)
-    .outerjoin(
-        Certificate,
-        and_(Certificate.participant_id == Participant.id, Certificate.version == Participant.certificate_version),
-    )
-)
 
 
-async def _current_certificate(connection: AsyncConnection, participant_id: int) -> Row[Any]:
-    result = await connection.execute(_CURRENT_CERTIFICATE.where(Participant.id == participant_id))
+async def participant_row(connection: AsyncConnection, query: Select[Any], participant_id: int) -> Row[Any]:
+    """The one row of ``query`` for this participant; :class:`ParticipantNotFound` if there is none."""
+    result = await connection.execute(query.where(Participant.id == participant_id))
     row: Row[Any] | None = cast("Row[Any] | None", result.one_or_none())
     if row is None:
         raise ParticipantNotFound(f"participant {participant_id} does not exist")
     return row
+
+
+_CURRENT_CERTIFICATE = current_certificate_query(
+    Participant.id.label("participant_id"),
+    Participant.name,
+    Participant.certificate_version.label("version"),
+    Event.id.label("event_id"),
+    Event.name.label("event_name"),
+    Event.held_on,
+    Event.certificate_title,
+    Event.logo_path,
+    Certificate.id.label("certificate_id"),
+    Certificate.number,
+    Certificate.verification_code,
+    Certificate.status,
+    Certificate.file_path,
+)
 
 
 def _new_certificate(row: Row[Any]) -> dict[str, Any]:

@@ -5,26 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from jobs.certificates.cpu_pool import CpuPool, FontSource, RenderPoolBroken, produce_certificate
 from jobs.certificates.fonts import UnsupportedText, find_font, load_font
-from jobs.certificates.render import CertificateContent
 from jobs.certificates.verify import check_certificate
 
-
-def content(name: str) -> CertificateContent:
-    return CertificateContent(
-        title="Certificate of Participation",
-        participant_name=name,
-        event_name="Kegiatan Test 3000 Peserta",
-        event_date=date(2026, 11, 22),
-        number="E7-000042-1",
-        verify_url="http://localhost:8000/certificates/verify/0123456789abcdef",
-    )
+from .helpers import certificate_content
 
 
 @pytest.fixture
@@ -38,7 +27,10 @@ async def pool(jobs_data_dir: Path) -> AsyncIterator[CpuPool]:
 async def test_certificates_are_rendered_checked_and_written_by_the_pool(pool: CpuPool, tmp_path: Path) -> None:
     names = ["Nguyễn Thị Hồng", "Ахмед", "Siti Nurhaliza", "Ζωή Παπαδοπούλου"]
     results = await asyncio.gather(
-        *(pool.run(produce_certificate, content(name), tmp_path, f"event-1/{i}.pdf") for i, name in enumerate(names))
+        *(
+            pool.run(produce_certificate, certificate_content(name), tmp_path, f"event-1/{i}.pdf")
+            for i, name in enumerate(names)
+        )
     )
     for index, (name, (digest, size)) in enumerate(zip(names, results, strict=True)):
         pdf = (tmp_path / f"event-1/{index}.pdf").read_bytes()
@@ -48,12 +40,12 @@ async def test_certificates_are_rendered_checked_and_written_by_the_pool(pool: C
 
 async def test_an_error_in_a_pool_process_reaches_the_job_as_itself(pool: CpuPool, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedText, match="王小明"):
-        await pool.run(produce_certificate, content("王小明"), tmp_path, "event-1/x.pdf")
+        await pool.run(produce_certificate, certificate_content("王小明"), tmp_path, "event-1/x.pdf")
 
 
 async def test_a_dead_pool_process_fails_one_job_and_the_pool_is_replaced(pool: CpuPool, tmp_path: Path) -> None:
-    await pool.run(produce_certificate, content("Siti Nurhaliza"), tmp_path, "event-1/a.pdf")
+    await pool.run(produce_certificate, certificate_content("Siti Nurhaliza"), tmp_path, "event-1/a.pdf")
     with pytest.raises(RenderPoolBroken):
         await pool.run(os._exit, 1)  # a render process dies, as if killed
-    await pool.run(produce_certificate, content("Ахмед"), tmp_path, "event-1/b.pdf")
+    await pool.run(produce_certificate, certificate_content("Ахмед"), tmp_path, "event-1/b.pdf")
     check_certificate((tmp_path / "event-1/b.pdf").read_bytes(), expected_name="Ахмед")

@@ -10,7 +10,6 @@ import io
 import re
 import shutil
 import threading
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ from pypdf.generic import NameObject
 
 from jobs.certificates import fpdf_font
 from jobs.certificates.fonts import DEBIAN_DEJAVU, CertificateFont, find_font, load_font
-from jobs.certificates.render import CertificateContent, render_certificate
+from jobs.certificates.render import render_certificate
 from jobs.certificates.verify import check_certificate
 
-from .helpers import NAMES
+from .helpers import NAMES, certificate_content
 
 SCRIPTS = {"latin": "Ñandú Çelik", "latin-ext": "Nguyễn Thị Hồng", "greek": "Ζωή Παπαδοπούλου", "cyrillic": "Ахмед"}
 
@@ -34,17 +33,6 @@ SCRIPTS = {"latin": "Ñandú Çelik", "latin-ext": "Nguyễn Thị Hồng", "gre
 @pytest.fixture(scope="module")
 def font(jobs_data_dir: Path) -> CertificateFont:
     return load_font(find_font(), jobs_data_dir / "cache")
-
-
-def content(name: str) -> CertificateContent:
-    return CertificateContent(
-        title="Certificate of Participation",
-        participant_name=name,
-        event_name="Kegiatan Test 3000 Peserta",
-        event_date=date(2026, 11, 22),
-        number="E7-000042-1",
-        verify_url="http://localhost:8000/certificates/verify/0123456789abcdef",
-    )
 
 
 def test_fpdf2_is_the_version_fpdf_font_was_written_for() -> None:
@@ -73,7 +61,7 @@ def test_a_prepared_font_is_embedded_whole_with_the_same_bytes_in_every_document
 ) -> None:
     name = SCRIPTS[tier]
     prepared = font.file_for(name)
-    documents = [_font_dict(render_certificate(content(text), font)) for text in (name, name[::-1].title())]
+    documents = [_font_dict(render_certificate(certificate_content(text), font)) for text in (name, name[::-1].title())]
     programs = [doc["/FontDescriptor"]["/FontFile2"].get_data() for doc in documents]
     assert programs[0] == programs[1] == prepared.path.read_bytes()
     with TTFont(io.BytesIO(programs[0])) as opened:  # a valid TrueType file, every glyph outline readable
@@ -85,8 +73,8 @@ def test_a_prepared_font_is_embedded_whole_with_the_same_bytes_in_every_document
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_reused_font_gives_the_same_text_and_widths_as_fpdf2_alone(font: CertificateFont, name: str) -> None:
-    reused = render_certificate(content(name), font)
-    alone = render_certificate(content(name), font, reuse_font=False)
+    reused = render_certificate(certificate_content(name), font)
+    alone = render_certificate(certificate_content(name), font, reuse_font=False)
     assert _text(reused) == _text(alone)
     assert _unicode_widths(_font_dict(reused)) == _unicode_widths(_font_dict(alone))
 
@@ -94,7 +82,7 @@ def test_the_reused_font_gives_the_same_text_and_widths_as_fpdf2_alone(font: Cer
 def test_a_big_font_is_still_subset_per_document(font: CertificateFont) -> None:
     name = "Գևորգ Արամյան"  # Armenian: in DejaVu Sans, in no prepared tier
     assert font.file_for(name) == font.full
-    pdf = render_certificate(content(name), font)
+    pdf = render_certificate(certificate_content(name), font)
     check_certificate(pdf, expected_name=name)
     program = _font_dict(pdf)["/FontDescriptor"]["/FontFile2"].get_data()
     assert len(program) < font.full.path.stat().st_size / 10
@@ -119,7 +107,7 @@ def test_certificates_rendered_in_parallel_threads_are_all_valid(font: Certifica
     results: dict[int, bytes] = {}
 
     def render(index: int) -> None:
-        results[index] = render_certificate(content(names[index]), font)
+        results[index] = render_certificate(certificate_content(names[index]), font)
 
     threads = [threading.Thread(target=render, args=(i,)) for i in range(len(names))]
     for thread in threads:
@@ -142,7 +130,7 @@ def test_each_prepared_font_writes_its_script_as_extractable_text(font: Certific
     name = SCRIPTS[tier]
     chosen = font.file_for(name)
     assert chosen in font.prepared and tier in chosen.path.name
-    pdf = render_certificate(content(name), font)
+    pdf = render_certificate(certificate_content(name), font)
     check_certificate(pdf, expected_name=name)
     assert name in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
 
@@ -173,7 +161,7 @@ def test_prepared_files_are_rebuilt_when_the_source_font_changes(tmp_path: Path)
     assert not {f.path for f in before.prepared} & {f.path for f in after.prepared}
     with TTFont(after.prepared[0].path, lazy=True) as opened:
         assert "Condensed" in opened["name"].getBestFullName()
-    pdf = render_certificate(content("Nguyễn Thị Hồng"), after)
+    pdf = render_certificate(certificate_content("Nguyễn Thị Hồng"), after)
     check_certificate(pdf, expected_name="Nguyễn Thị Hồng")
 
 
@@ -211,9 +199,9 @@ def _unicode_widths(cid_font: Any) -> dict[str, int]:
 def test_without_the_fast_path_fpdf2_does_it_all_and_the_certificate_is_the_same_text(
     font: CertificateFont, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = render_certificate(content("Nguyễn Thị Hồng"), font)
+    fast = render_certificate(certificate_content("Nguyễn Thị Hồng"), font)
     monkeypatch.setattr(fpdf_font, "_FAST", False)  # as if fpdf2's internals had changed
-    slow = render_certificate(content("Nguyễn Thị Hồng"), font)
+    slow = render_certificate(certificate_content("Nguyễn Thị Hồng"), font)
     check_certificate(slow, expected_name="Nguyễn Thị Hồng")
     assert _text(slow) == _text(fast)
     assert "/Identity" not in str(_font_dict(slow).get("/CIDToGIDMap"))  # fpdf2's own subset and glyph map
