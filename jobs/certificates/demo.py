@@ -33,6 +33,7 @@ from faker import Faker
 from sqlalchemy import insert
 
 from queue_system import Client, FailedFilter, JobContext, JobFunction, QueueConfig, worker_settings
+from queue_system.logging_setup import configure_logging
 from queue_system.worker import create_worker
 
 from ..config import AppSettings
@@ -110,6 +111,7 @@ async def create_demo_event(db: Database, participants: int, *, seed: int | None
 
 
 async def run_demo(options: DemoOptions, settings: AppSettings, config: QueueConfig) -> None:
+    configure_logging(fmt=config.effective_log_format, level=config.log_level)  # as the worker will, before it
     db = Database(settings.resolved_database_url, schema=settings.database_schema)
     storage = CertificateStorage(settings.resolved_certificate_dir)
     sink: asyncio.subprocess.Process | None = None
