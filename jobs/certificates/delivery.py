@@ -25,9 +25,10 @@ from typing import Any, NoReturn
 
 import structlog
 from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
-from sqlalchemy import Row, update
+from sqlalchemy import Row, bindparam, update
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
+from ..db.batched_updates import BatchedUpdates
 from ..db.types import utcnow
 from .cpu_pool import CpuPool, email_bytes
 from .generation import current_certificate_query, participant_row
@@ -81,6 +82,7 @@ class CertificateMailer:
         self.pool = pool
         self.cpu = cpu
         self.sender = sender
+        self.marked_accepted = BatchedUpdates(db, _MARK_ACCEPTED)  # written with those of concurrent jobs
 
     async def send(self, participant_id: int) -> DeliveryResult:
         prepared = await self._prepare(participant_id)
@@ -91,9 +93,7 @@ class CertificateMailer:
             await self._envelope(client, prepared)
             await self._claim(prepared.delivery_id)
             reply = await self._data(client, prepared, data)
-        await self._update(
-            prepared.delivery_id, status=DeliveryStatus.ACCEPTED, accepted_at=utcnow(), server_reply=reply
-        )
+        await self.marked_accepted.write({"delivery": prepared.delivery_id, "at": utcnow(), "reply": reply})
         log.info("email.accepted", participant_id=participant_id, message_id=prepared.mail.message_id)
         return DeliveryResult(prepared.delivery_id, prepared.mail.message_id, DeliveryStatus.ACCEPTED, True, reply)
 
@@ -220,6 +220,16 @@ def _clip(text: str) -> str:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
 
 
+_MARK_ACCEPTED = (
+    update(EmailDelivery)
+    .where(EmailDelivery.id == bindparam("delivery"))
+    .values(
+        status=DeliveryStatus.ACCEPTED,
+        accepted_at=bindparam("at"),
+        server_reply=bindparam("reply"),
+        updated_at=bindparam("at"),
+    )
+)
 # The participant, its event, its current certificate and that certificate's delivery, in one statement.
 _CURRENT_DELIVERY = current_certificate_query(
     Participant.id.label("participant_id"),
