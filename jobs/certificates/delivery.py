@@ -167,19 +167,7 @@ class CertificateMailer:
     async def _claim(self, delivery_id: int) -> None:
         """pending/rejected → sending, committed before DATA; only one try can win it."""
         async with self.db.engine.begin() as connection:
-            result = await connection.execute(
-                update(EmailDelivery)
-                .where(
-                    EmailDelivery.id == delivery_id,
-                    EmailDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.REJECTED]),
-                )
-                .values(
-                    status=DeliveryStatus.SENDING,
-                    attempts=EmailDelivery.attempts + 1,
-                    sending_started_at=utcnow(),
-                    updated_at=utcnow(),
-                )
-            )
+            result = await connection.execute(_CLAIM, {"delivery": delivery_id, "at": utcnow()})
         if result.rowcount != 1:
             raise DeliveryBusy(f"delivery {delivery_id} is being sent by another try")
 
@@ -220,6 +208,20 @@ def _clip(text: str) -> str:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
 
 
+# Statements built once (building the expression per call was a tenth of an email's CPU in the worker).
+_CLAIM = (
+    update(EmailDelivery)
+    .where(
+        EmailDelivery.id == bindparam("delivery"),
+        EmailDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.REJECTED]),
+    )
+    .values(
+        status=DeliveryStatus.SENDING,
+        attempts=EmailDelivery.attempts + 1,
+        sending_started_at=bindparam("at"),
+        updated_at=bindparam("at"),
+    )
+)
 _MARK_ACCEPTED = (
     update(EmailDelivery)
     .where(EmailDelivery.id == bindparam("delivery"))

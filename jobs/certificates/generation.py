@@ -100,7 +100,8 @@ class CertificateGenerator:
 
 def current_certificate_query(*columns: Any) -> Select[Any]:
     """``columns`` of a participant joined with its event and its current certificate (outer: the certificate row
-    may not exist yet); one statement instead of the ORM loading each object."""
+    may not exist yet); one statement instead of the ORM loading each object. Built once, for ``participant_row``
+    (the participant id is a bound parameter)."""
     return (
         select(*columns)
         .join(Event, Participant.event_id == Event.id)
@@ -108,12 +109,13 @@ def current_certificate_query(*columns: Any) -> Select[Any]:
             Certificate,
             and_(Certificate.participant_id == Participant.id, Certificate.version == Participant.certificate_version),
         )
+        .where(Participant.id == bindparam("participant"))
     )
 
 
 async def participant_row(connection: AsyncConnection, query: Select[Any], participant_id: int) -> Row[Any]:
     """The one row of ``query`` for this participant; :class:`ParticipantNotFound` if there is none."""
-    result = await connection.execute(query.where(Participant.id == participant_id))
+    result = await connection.execute(query, {"participant": participant_id})
     row: Row[Any] | None = cast("Row[Any] | None", result.one_or_none())
     if row is None:
         raise ParticipantNotFound(f"participant {participant_id} does not exist")

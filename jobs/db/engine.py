@@ -31,6 +31,7 @@ class Database:
             _prepare_sqlite_file(self.url)
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._inserts_ignoring: dict[type[Any], Insert] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,8 +46,11 @@ class Database:
     def insert_ignoring(self, model: type[Any]) -> Insert:
         """``INSERT … ON CONFLICT DO NOTHING`` (both backends): the row is written unless a unique key already
         has one, in one statement, so a job that may race another one needs no savepoint or retry."""
-        dialect = sqlite if self.is_sqlite else postgresql
-        return dialect.insert(model).on_conflict_do_nothing()  # type: ignore[no-any-return]
+        statement = self._inserts_ignoring.get(model)
+        if statement is None:  # built once per model: building it cost more than running it
+            dialect = sqlite if self.is_sqlite else postgresql
+            statement = self._inserts_ignoring[model] = dialect.insert(model).on_conflict_do_nothing()
+        return statement
 
     def _pool_args(self) -> dict[str, Any]:
         if self.is_sqlite:
