@@ -7,9 +7,10 @@ queue) is waiting on sockets, which one process does well. So each worker keeps 
 (``CERTIFICATE_RENDER_PROCESSES``, by default one per CPU core) for the pure functions below, and does the rest
 itself. One database writer per worker also keeps SQLite's single write lock uncontended.
 
-The pool's processes start (``spawn``, not ``fork``: the worker has threads and open sockets) with the worker
-(``start``), each loading the prepared fonts once. With 0 processes the same functions run in the worker's
-own threads. A pool whose process died is replaced, and the job that saw it is retried by its policy.
+The pool's processes start (``spawn``, not ``fork``: the worker has threads and open sockets) together, with
+the first job that needs them (a worker serving other queues never starts them), each loading the prepared
+fonts once. With 0 processes the same functions run in the worker's own threads. A pool whose process died is
+replaced, and the job that saw it is retried by its policy.
 """
 
 from __future__ import annotations
@@ -91,11 +92,9 @@ class CpuPool:
             raise RenderPoolBroken(f"a certificate render process died: {exc}") from exc
 
     def start(self) -> None:
-        """Start every pool process now (each loads the font), so the first jobs do not wait for them in turn."""
+        """Start the pool's processes now rather than with the first job (the demo does, before its clock runs)."""
         if self.processes and self._pool is None:
-            pool = self._start()
-            for _ in range(self.processes):
-                pool.submit(os.getpid)  # the executor starts one more process per task while none is idle
+            self._start()
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -103,13 +102,15 @@ class CpuPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _start(self) -> ProcessPoolExecutor:
-        self._pool = ProcessPoolExecutor(
+        pool = self._pool = ProcessPoolExecutor(
             self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_process,
             initargs=(self.font,),
         )
-        return self._pool
+        for _ in range(self.processes):  # the executor starts one more process per task while none is idle:
+            pool.submit(os.getpid)  # start them all at once, not one per job as the first jobs arrive
+        return pool
 
 
 _loaded: CertificateFont | None = None

@@ -167,6 +167,8 @@ async def _run_stages(
     db: Database, event_id: int, options: DemoOptions, settings: AppSettings, config: QueueConfig, client: Client
 ) -> list[StageResult]:
     runtime = None if options.external_worker or options.workers > 1 else await open_runtime(settings)
+    if runtime is not None:
+        runtime.cpu.start()  # its processes load the font while the first stage is being queued
     worker_class = _worker_class(config, runtime)
 
     async def generated() -> int:

@@ -65,7 +65,6 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
     smtp = SmtpPool(SmtpConfig.from_url(settings.smtp_url), settings.smtp_pool_size)
     font = FontSource(settings.certificate_font, settings.cache_dir)
     cpu = await asyncio.to_thread(CpuPool, settings.certificate_render_processes, font)
-    cpu.start()
     log.info("certificates.runtime_opened", database=repr(db), smtp=smtp.config.describe(), storage=str(storage.root))
     return CertificateRuntime(
         settings=settings,
