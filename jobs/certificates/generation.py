@@ -62,7 +62,7 @@ class CertificateGenerator:
         self.marked_generated = BatchedUpdates(db, _MARK_GENERATED)
 
     async def generate(self, participant_id: int) -> GenerationResult:
-        """One read (creating the certificate row first if it is missing), the render, one update (written with
+        """One read (creating the certificate row first if queueing did not), the render, one update (written with
         those of concurrent jobs: ``BatchedUpdates``).
 
         Core statements, not the ORM: a job runs three, and the ORM's unit of work cost more than they do.
@@ -70,7 +70,8 @@ class CertificateGenerator:
         async with self.db.engine.begin() as connection:
             row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
             if row.certificate_id is None:
-                await connection.execute(self.db.insert_ignoring(Certificate), _new_certificate(row))
+                new_row = new_certificate_row(row.event_id, row.participant_id, row.version)
+                await connection.execute(self.db.insert_ignoring(Certificate), new_row)
                 row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
         relative = self.storage.relative_path(row.event_id, row.number)
         done = GenerationResult(row.certificate_id, row.number, row.version, relative, False)
@@ -150,13 +151,14 @@ _CURRENT_CERTIFICATE = current_certificate_query(
 )
 
 
-def _new_certificate(row: Row[Any]) -> dict[str, Any]:
-    """The certificate row for the participant's current version; a concurrent run may insert it first (then
-    this insert is ignored and both read the winner's number and verification code)."""
+def new_certificate_row(event_id: int, participant_id: int, version: int) -> dict[str, Any]:
+    """A pending certificate row for the participant's ``version``: its number and verification code, which must
+    exist before the QR code can be drawn. Inserted with ``insert_ignoring``: if a concurrent run (or the
+    queueing of the event) inserted it first, this one is dropped and everyone reads the first one's code."""
     return {
-        "participant_id": row.participant_id,
-        "version": row.version,
-        "number": certificate_number(row.event_id, row.participant_id, row.version),
+        "participant_id": participant_id,
+        "version": version,
+        "number": certificate_number(event_id, participant_id, version),
         "verification_code": secrets.token_hex(8),
         "status": CertificateStatus.PENDING,
     }

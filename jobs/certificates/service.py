@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from queue_system import Client, FailedFilter, JobFunction, JobRequest, current_client
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
+from .generation import new_certificate_row
 from .jobs import generate_certificate, send_certificate_email
 from .storage import CertificateStorage
 
@@ -71,7 +72,8 @@ def email_job_id(participant_uid: str, version: int) -> str:
 
 
 async def queue_event_certificates(db: Database, event_id: int, *, client: Client | None = None) -> QueueReport:
-    """Queue one ``generate_certificate`` job per participant whose current certificate is not generated."""
+    """Queue one ``generate_certificate`` job per participant whose current certificate is not generated, creating
+    the pending certificate rows of those that have none."""
     async with db.session() as session, session.begin():
         await _require_event(session, event_id)
         rows = (
@@ -82,7 +84,10 @@ async def queue_event_certificates(db: Database, event_id: int, *, client: Clien
                 .order_by(Participant.id)
             )
         ).all()
-    todo = [(pid, uid, version) for pid, uid, version, status in rows if status != CertificateStatus.GENERATED]
+        todo = [(pid, uid, version) for pid, uid, version, status in rows if status != CertificateStatus.GENERATED]
+        missing = [new_certificate_row(event_id, pid, version) for pid, _, version, status in rows if status is None]
+        if missing:  # one statement here saves every job its insert and second read
+            await session.execute(db.insert_ignoring(Certificate), missing)
     requests = [_request(generate_certificate, pid, generation_job_id(uid, v), event_id) for pid, uid, v in todo]
     written = await _enqueue(generate_certificate, requests, client)
     return QueueReport(

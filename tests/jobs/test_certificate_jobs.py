@@ -199,3 +199,25 @@ async def test_emails_wait_for_their_certificates(database: Database, client: Cl
     event_id, _ = await create_event(database, ["Ахмед", "Ζωή"])
     report = await queue_event_emails(database, event_id, client=client)
     assert (report.total, report.queued, report.not_ready) == (2, 0, 2)
+
+
+async def test_queueing_creates_the_pending_certificate_rows_once(
+    database: Database, client: Client, certificate_worker: type
+) -> None:
+    event_id, participant_ids = await create_event(database, ["Ахмед", "Ζωή"])
+
+    async def codes() -> dict[int, tuple[str, str, str]]:
+        async with database.session() as session:
+            rows = await session.scalars(select(Certificate))
+            return {c.participant_id: (c.number, c.verification_code, c.status) for c in rows}
+
+    await queue_event_certificates(database, event_id, client=client)
+    first = await codes()
+    assert set(first) == set(participant_ids)
+    assert {status for _, _, status in first.values()} == {CertificateStatus.PENDING}
+    await queue_event_certificates(database, event_id, client=client)  # the same call again: rows untouched
+    assert await codes() == first
+    await run_burst(certificate_worker, queues=["certificate-generation"])
+    after = await codes()
+    assert {pid: code[:2] for pid, code in after.items()} == {pid: code[:2] for pid, code in first.items()}
+    assert {status for _, _, status in after.values()} == {CertificateStatus.GENERATED}
