@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import structlog
 from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
-from sqlalchemy import Row, bindparam, update
+from sqlalchemy import bindparam, update
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
 from ..db.batched_updates import BatchedUpdates
@@ -105,7 +105,8 @@ class CertificateMailer:
             if row.certificate_status != CertificateStatus.GENERATED or not self.storage.exists(row.file_path):
                 raise CertificateNotReady(f"participant {participant_id}'s certificate v{row.version} is not generated")
             if row.delivery_id is None:
-                await connection.execute(self.db.insert_ignoring(EmailDelivery), self._new_delivery(row))
+                new_row = new_delivery_row(row.certificate_id, row.participant_id, row.email, self.sender)
+                await connection.execute(self.db.insert_ignoring(EmailDelivery), new_row)
                 row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
             if row.status == DeliveryStatus.SENDING:
                 await connection.execute(
@@ -137,17 +138,6 @@ class CertificateMailer:
             pdf=pdf,
         )
         return _Prepared(row.delivery_id, mail)
-
-    def _new_delivery(self, row: Row[Any]) -> dict[str, Any]:
-        """The delivery row of this certificate; a concurrent try may insert it first (then this is ignored)."""
-        return {
-            "certificate_id": row.certificate_id,
-            "participant_id": row.participant_id,
-            "recipient": row.email,
-            "message_id": new_message_id(self.sender),
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-        }
 
     async def _envelope(self, client: SMTP, prepared: _Prepared) -> None:
         """MAIL FROM and RCPT TO. Nothing can have been delivered if these fail."""
@@ -202,6 +192,20 @@ class CertificateMailer:
             await connection.execute(
                 update(EmailDelivery).where(EmailDelivery.id == delivery_id).values(updated_at=utcnow(), **values)
             )
+
+
+def new_delivery_row(certificate_id: int, participant_id: int, recipient: str, sender: str) -> dict[str, Any]:
+    """A pending delivery row for this certificate, with its Message-ID fixed before anything is sent. Inserted
+    with ``insert_ignoring``: if a concurrent try (or the queueing of the event) inserted it first, this one is
+    dropped."""
+    return {
+        "certificate_id": certificate_id,
+        "participant_id": participant_id,
+        "recipient": recipient,
+        "message_id": new_message_id(sender),
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+    }
 
 
 def _clip(text: str) -> str:

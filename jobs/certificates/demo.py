@@ -178,14 +178,15 @@ async def _run_stages(
         return (await event_progress(db, event_id)).emails_accepted
 
     results = []
-    plan: list[tuple[str, JobFunction[Any, Any], QueueCall, Callable[[], Awaitable[int]], int]] = [
-        ("generate", generate_certificate, queue_event_certificates, generated, options.generate_concurrency),
-        ("send", send_certificate_email, queue_event_emails, accepted, options.send_concurrency),
+    sender = {"sender": settings.mail_from}  # the delivery rows are created when the emails are queued
+    plan: list[tuple[str, JobFunction[Any, Any], QueueCall, dict[str, Any], Callable[[], Awaitable[int]], int]] = [
+        ("generate", generate_certificate, queue_event_certificates, {}, generated, options.generate_concurrency),
+        ("send", send_certificate_email, queue_event_emails, sender, accepted, options.send_concurrency),
     ]
     try:
-        for name, function, queue_call, count_done, concurrency in plan:
+        for name, function, queue_call, extra, count_done, concurrency in plan:
             started = time.perf_counter()
-            report = await queue_call(db, event_id, client=client)
+            report = await queue_call(db, event_id, client=client, **extra)
             worker_task = _start_workers(options, function.spec.queue, concurrency, settings, worker_class)
             count_failed = _failed_counter(client, function, event_id)
             done, failed = await _watch(name, report.total, count_done, count_failed, worker_task)

@@ -221,3 +221,20 @@ async def test_queueing_creates_the_pending_certificate_rows_once(
     after = await codes()
     assert {pid: code[:2] for pid, code in after.items()} == {pid: code[:2] for pid, code in first.items()}
     assert {status for _, _, status in after.values()} == {CertificateStatus.GENERATED}
+
+
+async def test_queueing_emails_with_the_sender_creates_the_delivery_rows_that_the_jobs_then_use(
+    database: Database, client: Client, certificate_worker: type, app_settings: AppSettings, sink: Sink
+) -> None:
+    event_id, _ = await create_event(database, ["Ахмед", "Ζωή"])
+    await queue_event_certificates(database, event_id, client=client)
+    await run_burst(certificate_worker, queues=["certificate-generation"])
+    await queue_event_emails(database, event_id, client=client, sender=app_settings.mail_from)
+    async with database.session() as session:
+        queued = {d.id: (d.message_id, d.status) for d in await session.scalars(select(EmailDelivery))}
+    assert len(queued) == 2 and {status for _, status in queued.values()} == {DeliveryStatus.PENDING}
+    await run_burst(certificate_worker, queues=["email-sending"])
+    async with database.session() as session:
+        sent = {d.id: (d.message_id, d.status) for d in await session.scalars(select(EmailDelivery))}
+    assert sent == {key: (message_id, DeliveryStatus.ACCEPTED) for key, (message_id, _) in queued.items()}
+    assert sorted(parse(path)["Message-ID"] for path in sink.files()) == sorted(m for m, _ in queued.values())
