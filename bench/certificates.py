@@ -7,6 +7,8 @@
     .venv/bin/python bench/certificates.py --skip-demo           # render bench only
     .venv/bin/python bench/certificates.py --participants 500 --demo-args "--workers 2"
     .venv/bin/python bench/certificates.py --skip-render --skip-demo --direct 300   # jobs' code, no queue
+    .venv/bin/python bench/certificates.py --skip-render --database-url postgresql+asyncpg://postgres@127.0.0.1/test \
+        --database-schema bench_cert                                              # the demo on PostgreSQL
 
 Render bench: the same fake names the demo uses (several scripts, fixed seed), rendered in one process with the
 prepared fonts loaded once beforehand (as a worker does); each way is timed over its own loop, then the pypdf
@@ -95,17 +97,19 @@ def renderers() -> dict[str, Renderer]:
 def font_costs(font: CertificateFont, rounds: int = 200) -> None:
     """add_font and output() of one fixed page, per way of adding the font (median of ``rounds``)."""
     path = font.prepared[0].path
-    ways: dict[str, Callable[[FPDF], None]] = {"fpdf2 alone": lambda pdf: pdf.add_font("f", "", str(path))}
+    Way = tuple[Callable[[FPDF], None], Callable[[FPDF], bytes]]
+    ways: dict[str, Way] = {"fpdf2 alone": (lambda pdf: pdf.add_font("f", "", str(path)), lambda pdf: pdf.output())}
     try:
-        from jobs.certificates.fpdf_font import add_font
+        from jobs.certificates import fpdf_font
     except ImportError:
         pass
     else:
-        ways["font reused"] = lambda pdf: add_font(pdf, "f", path)
+        write = getattr(fpdf_font, "output", lambda pdf: pdf.output())  # older fpdf_font: fpdf2's own output
+        ways["font reused"] = (lambda pdf: fpdf_font.add_font(pdf, "f", path), write)
     kib = path.stat().st_size / 1024
     print(f"font costs in fpdf2, one page with the latin tier ({kib:.0f} KiB), median of {rounds}")
     print(f"{'way':<16} {'add_font ms':>12} {'output ms':>10}")
-    for name, add in ways.items():
+    for name, (add, write) in ways.items():
         adds, outputs = [], []
         for _ in range(rounds):
             started = time.perf_counter()
@@ -116,7 +120,7 @@ def font_costs(font: CertificateFont, rounds: int = 200) -> None:
             pdf.set_font("f", size=30)
             pdf.text(20, 40, "CERTIFICATE OF PARTICIPATION — Siti Nurhaliza, 22 November 2026")
             drawn = time.perf_counter()
-            bytes(pdf.output())
+            bytes(write(pdf))
             adds.append(added - started)
             outputs.append(time.perf_counter() - drawn)
         print(f"{name:<16} {statistics.median(adds) * 1000:>12.2f} {statistics.median(outputs) * 1000:>10.2f}")
@@ -186,14 +190,15 @@ async def direct(count: int) -> None:
             await db.dispose()
 
 
-def demo(participants: int, extra: list[str]) -> None:
+def demo(participants: int, extra: list[str], database: dict[str, str]) -> None:
     redis = RedisServer()
     redis.start()
     try:
         with tempfile.TemporaryDirectory() as data_dir:
             env = {**os.environ, "REDIS_URL": redis.url, "APP_DATA_DIR": data_dir}
-            for name in ("DATABASE_URL", "CERTIFICATE_DIR", "SMTP_URL", "MAIL_SINK_DIR"):
+            for name in ("DATABASE_URL", "DATABASE_SCHEMA", "CERTIFICATE_DIR", "SMTP_URL", "MAIL_SINK_DIR"):
                 env.pop(name, None)
+            env.update(database)
             command = [
                 str(ROOT / ".venv" / "bin" / "queue-system"),
                 "demo",
@@ -223,6 +228,8 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=3000)
     parser.add_argument("--demo-args", default="", help="extra options for the demo command, e.g. '--workers 2'")
     parser.add_argument("--direct", type=int, default=0, help="also time N generate+send calls without the queue")
+    parser.add_argument("--database-url", default="", help="the demo's DATABASE_URL (default: SQLite in a temp dir)")
+    parser.add_argument("--database-schema", default="", help="the demo's DATABASE_SCHEMA (PostgreSQL; must exist)")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-render", action="store_true")
     args = parser.parse_args()
@@ -232,7 +239,8 @@ def main() -> None:
     if args.direct:
         asyncio.run(direct(args.direct))
     if not args.skip_demo:
-        demo(args.participants, shlex.split(args.demo_args))
+        database = {"DATABASE_URL": args.database_url, "DATABASE_SCHEMA": args.database_schema}
+        demo(args.participants, shlex.split(args.demo_args), {k: v for k, v in database.items() if v})
     print(f"load average at end: {os.getloadavg()[0]:.2f} (1 min)")
 
 

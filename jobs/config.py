@@ -23,6 +23,7 @@ _ENV_NAMES = {
     "database_schema": "DATABASE_SCHEMA",
     "certificate_dir": "CERTIFICATE_DIR",
     "certificate_font": "CERTIFICATE_FONT",
+    "certificate_render_processes": "CERTIFICATE_RENDER_PROCESSES",
     "verify_url": "CERTIFICATE_VERIFY_URL",
     "smtp_url": "SMTP_URL",
     "smtp_pool_size": "SMTP_POOL_SIZE",
@@ -63,6 +64,9 @@ class AppSettings(BaseModel):
     certificate_dir: Path | None = None
     # A TrueType font with the scripts names are written in; empty means DejaVu Sans from fonts-dejavu-core.
     certificate_font: Path | None = None
+    # Processes beside each worker that render certificates and build their emails (jobs/certificates/cpu_pool.py);
+    # 0 = in the worker's own threads. One per CPU core by default.
+    certificate_render_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
     verify_url: str = "http://localhost:8000/certificates/verify"
     smtp_url: str = DEFAULT_SMTP_URL
     smtp_pool_size: int = Field(default=4, ge=1, le=100)

@@ -5,7 +5,8 @@
 
 It is what the default ``SMTP_URL`` (``smtp://127.0.0.1:1025``) points at, so the email jobs run end to end on
 a fresh clone without sending anything anywhere; open a stored file with any mail client to see the message.
-The tests and the demo start the same server in-process on a free port (``start_sink``).
+The tests start the same server in-process on a free port (``start_sink``); the certificate demo runs this
+module in a process of its own with ``--port 0`` and reads the URL it prints.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ the source of truth, not from the queue.
 
 By default it runs its own worker in this process (burst mode, one stage at a time), so it needs nothing but
 Redis; ``--workers N`` starts N worker processes per stage instead (rendering is CPU work: one process per core);
-with ``--external-worker`` it only enqueues and watches, for a running ``queue-system worker``. Unless
-``SMTP_URL`` is set, the emails go to a mail sink in this process, writing ``.eml`` files.
+with ``--external-worker`` it only enqueues and watches, for a running ``queue-system worker``. The in-process
+worker opens its runtime once for both stages, so its render processes (``cpu_pool``) start once. Unless
+``SMTP_URL`` is set, the emails go to a mail sink in its own process, writing ``.eml`` files.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -23,21 +25,22 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
 from faker import Faker
 from sqlalchemy import insert
 
-from queue_system import Client, FailedFilter, JobFunction, QueueConfig, worker_settings
+from queue_system import Client, FailedFilter, JobContext, JobFunction, QueueConfig, worker_settings
+from queue_system.logging_setup import configure_logging
 from queue_system.worker import create_worker
 
 from ..config import AppSettings
 from ..db import Database, Event, Participant
 from ..db.migrate import upgrade
-from ..mail_sink import EmlDirectorySink, bound_port, start_sink
 from .jobs import CERTIFICATE_JOBS, generate_certificate, send_certificate_email
-from .runtime import certificate_hooks
+from .runtime import CTX_KEY, CertificateRuntime, open_runtime
 from .service import QueueReport, delete_event, event_progress, queue_event_certificates, queue_event_emails
 from .storage import CertificateStorage
 
@@ -46,6 +49,7 @@ DEMO_DOMAIN = "example.test"  # reserved for testing (RFC 2606): nothing is ever
 # Turkish and Greek.
 NAME_LOCALES = ("id_ID", "id_ID", "id_ID", "vi_VN", "ru_RU", "es_ES", "tr_TR", "el_GR")
 POLL_S = 0.2
+SINK_START_TIMEOUT_S = 30
 QueueCall = Callable[..., Awaitable[QueueReport]]
 
 
@@ -107,16 +111,17 @@ async def create_demo_event(db: Database, participants: int, *, seed: int | None
 
 
 async def run_demo(options: DemoOptions, settings: AppSettings, config: QueueConfig) -> None:
+    configure_logging(fmt=config.effective_log_format, level=config.log_level)  # as the worker will, before it
     db = Database(settings.resolved_database_url, schema=settings.database_schema)
     storage = CertificateStorage(settings.resolved_certificate_dir)
-    sink_server: asyncio.Server | None = None
+    sink: asyncio.subprocess.Process | None = None
     try:
         await upgrade(db)
         event = await create_demo_event(db, options.participants, seed=options.seed)
         sink_dir = settings.resolved_mail_sink_dir / f"event-{event.id}"
         if not options.external_worker and not _smtp_configured():
-            sink_server = await start_sink(EmlDirectorySink(sink_dir))
-            settings = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{bound_port(sink_server)}"})
+            sink, sink_url = await start_sink_process(sink_dir)
+            settings = settings.model_copy(update={"smtp_url": sink_url})
         click.echo(
             f"event {event.id} {event.name!r} ({event.code}): {options.participants} participants @{DEMO_DOMAIN}"
         )
@@ -131,22 +136,40 @@ async def run_demo(options: DemoOptions, settings: AppSettings, config: QueueCon
             click.echo(f"cleaned up: event {event.id}, its rows, certificates and stored emails")
         else:
             click.echo(f"certificates: {storage.root / f'event-{event.id}'}")
-            if sink_server is not None:
+            if sink is not None:
                 click.echo(f"emails:       {sink_dir}")
     finally:
-        if sink_server is not None:
-            sink_server.close()
-            await sink_server.wait_closed()
+        if sink is not None:
+            sink.terminate()
+            await sink.wait()
         await db.dispose()
+
+
+async def start_sink_process(directory: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """The mail sink (``python -m jobs.mail_sink``) in its own process, on a free port; its SMTP URL.
+
+    Its own process, so receiving and storing 3000 messages does not take CPU from the worker that sends them.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "jobs.mail_sink", "--port", "0", "--dir", str(directory), stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stderr is not None
+    announced = (await asyncio.wait_for(process.stderr.readline(), SINK_START_TIMEOUT_S)).decode()
+    found = re.search(r"smtp://\S+", announced)
+    if found is None:
+        process.kill()
+        await process.wait()
+        raise click.ClickException(f"the mail sink did not start: {announced.strip() or 'no output'}")
+    return process, found.group(0)
 
 
 async def _run_stages(
     db: Database, event_id: int, options: DemoOptions, settings: AppSettings, config: QueueConfig, client: Client
 ) -> list[StageResult]:
-    on_startup, on_shutdown = certificate_hooks(lambda: settings)
-    worker_class = worker_settings(
-        jobs=CERTIFICATE_JOBS, config=config, on_startup=on_startup, on_shutdown=on_shutdown, poll_delay_s=0.02
-    )
+    runtime = None if options.external_worker or options.workers > 1 else await open_runtime(settings)
+    if runtime is not None:
+        runtime.cpu.start()  # its processes load the font while the first stage is being queued
+    worker_class = _worker_class(config, runtime)
 
     async def generated() -> int:
         return (await event_progress(db, event_id)).certificates_generated
@@ -155,18 +178,38 @@ async def _run_stages(
         return (await event_progress(db, event_id)).emails_accepted
 
     results = []
-    plan: list[tuple[str, JobFunction[Any, Any], QueueCall, Callable[[], Awaitable[int]], int]] = [
-        ("generate", generate_certificate, queue_event_certificates, generated, options.generate_concurrency),
-        ("send", send_certificate_email, queue_event_emails, accepted, options.send_concurrency),
+    sender = {"sender": settings.mail_from}  # the delivery rows are created when the emails are queued
+    plan: list[tuple[str, JobFunction[Any, Any], QueueCall, dict[str, Any], Callable[[], Awaitable[int]], int]] = [
+        ("generate", generate_certificate, queue_event_certificates, {}, generated, options.generate_concurrency),
+        ("send", send_certificate_email, queue_event_emails, sender, accepted, options.send_concurrency),
     ]
-    for name, function, queue_call, count_done, concurrency in plan:
-        started = time.perf_counter()
-        report = await queue_call(db, event_id, client=client)
-        worker_task = _start_workers(options, function.spec.queue, concurrency, settings, worker_class)
-        count_failed = _failed_counter(client, function, event_id)
-        done, failed = await _watch(name, report.total, count_done, count_failed, worker_task)
-        results.append(StageResult(name, report.queued, done, failed, time.perf_counter() - started))
+    try:
+        for name, function, queue_call, extra, count_done, concurrency in plan:
+            started = time.perf_counter()
+            report = await queue_call(db, event_id, client=client, **extra)
+            worker_task = _start_workers(options, function.spec.queue, concurrency, settings, worker_class)
+            count_failed = _failed_counter(client, function, event_id)
+            done, failed = await _watch(name, report.total, count_done, count_failed, worker_task)
+            results.append(StageResult(name, report.queued, done, failed, time.perf_counter() - started))
+    finally:
+        if runtime is not None:
+            await runtime.close()
     return results
+
+
+def _worker_class(config: QueueConfig, runtime: CertificateRuntime | None) -> type:
+    """The in-process worker's settings, handing every stage's worker the one runtime (and its render processes)."""
+
+    async def on_startup(ctx: JobContext) -> None:
+        if runtime is not None:
+            ctx[CTX_KEY] = runtime
+
+    async def on_shutdown(ctx: JobContext) -> None:
+        ctx.pop(CTX_KEY, None)  # closed by the demo after the last stage
+
+    return worker_settings(
+        jobs=CERTIFICATE_JOBS, config=config, on_startup=on_startup, on_shutdown=on_shutdown, poll_delay_s=0.02
+    )
 
 
 def _start_workers(

@@ -45,7 +45,7 @@ TIERS: tuple[tuple[str, Ranges], ...] = (
     ("greek", (*_LATIN, (0x0370, 0x03FF))),
     ("cyrillic", (*_LATIN, (0x0400, 0x04FF))),
 )
-_PREPARED_VERSION = "3"  # bump when the preparation below changes, so cached files are rebuilt
+_PREPARED_VERSION = "4"  # bump when the preparation below changes, so cached files are rebuilt
 
 
 class FontNotFound(FileNotFoundError):
@@ -143,9 +143,9 @@ def _prepared_font(source: Path, ranges: Sequence[tuple[int, int]]) -> bytes:
     options.hinting = False  # hints serve screens at small sizes; they are most of the glyph data
     options.notdef_outline = True
     options.recommended_glyphs = True
-    # Glyph names (``post`` format 2): without them fontTools derives every glyph's name from ``cmap`` each
-    # time it opens the font, which fpdf2's subsetter does for every document (~2 ms a certificate).
-    options.glyph_names = True
+    # No glyph names (``post`` format 3): the prepared fonts are embedded whole (``fpdf_font``), where the names
+    # would be 2 to 8 KiB of every PDF and email; fontTools derives them from ``cmap`` once per process instead.
+    options.glyph_names = False
     font = TTFont(source)
     try:
         subsetter = subset.Subsetter(options)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from . import fpdf_font
 from .fonts import FONT_FAMILY, CertificateFont, normalize
-from .fpdf_font import add_font
 from .qr import draw_qr
 
 PAGE_W, PAGE_H = 297.0, 210.0  # A4 landscape, mm
@@ -73,7 +73,7 @@ def render_certificate(content: CertificateContent, font: CertificateFont, *, re
     pdf.set_title(f"Certificate {content.number}")
     pdf.set_creator("queue-system certificates")
     if reuse_font:
-        add_font(pdf, FONT_FAMILY, font_file.path)
+        fpdf_font.add_font(pdf, FONT_FAMILY, font_file.path)
     else:
         pdf.add_font(FONT_FAMILY, "", str(font_file.path))
     pdf.add_page()
@@ -92,7 +92,7 @@ def render_certificate(content: CertificateContent, font: CertificateFont, *, re
     _line(pdf, normalize(content.event_name), y=top + 88, size=20, color=NAVY)
     _line(pdf, f"held on {format_date(content.event_date)}", y=top + 100, size=13, color=GREY)
     _footer(pdf, content)
-    return bytes(pdf.output())
+    return fpdf_font.output(pdf) if reuse_font else bytes(pdf.output())
 
 
 def _frame(pdf: FPDF) -> None:

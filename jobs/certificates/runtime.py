@@ -1,9 +1,9 @@
 """What the certificate jobs share within one worker process, kept in the job context.
 
-One database engine, one prepared font and one SMTP connection pool per worker process, opened
-by the worker's ``on_startup`` hook and closed by ``on_shutdown`` (``certificate_hooks``). A worker built
-without those hooks still works: the first job opens the runtime from the environment (``runtime_from``),
-it is just never closed explicitly.
+One database engine, one prepared font, one SMTP connection pool and one pool of render processes
+(``cpu_pool``) per worker process, opened by the worker's ``on_startup`` hook and closed by ``on_shutdown``
+(``certificate_hooks``). A worker built without those hooks still works: the first job opens the runtime from
+the environment (``runtime_from``), it is just never closed explicitly.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from ..config import AppSettings
 from ..db import Database
 from ..db.migrate import current_revision, head_revision
 from ..worker_resources import Hook, lifecycle_hooks, resources_in
+from .cpu_pool import CpuPool, FontSource
 from .delivery import CertificateMailer
 from .fonts import find_font, load_font
-from .fpdf_font import preload
 from .generation import CertificateGenerator
 from .smtp import SmtpConfig, SmtpPool
 from .storage import CertificateStorage
@@ -41,11 +41,13 @@ class CertificateRuntime:
     db: Database
     storage: CertificateStorage
     smtp: SmtpPool
+    cpu: CpuPool
     generator: CertificateGenerator
     mailer: CertificateMailer
 
     async def close(self) -> None:
         await self.smtp.close()
+        await asyncio.to_thread(self.cpu.close)
         await self.db.dispose()
 
 
@@ -54,21 +56,24 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
     db = Database(settings.resolved_database_url, schema=settings.database_schema)
     try:
         await _check_migrated(db)
-        font = await asyncio.to_thread(load_font, find_font(settings.certificate_font), settings.cache_dir)
-        await asyncio.to_thread(preload, [prepared.path for prepared in font.prepared])  # parsed for fpdf2 once
+        # Prepared here (cut into the cache directory) so the render processes only read the cached files.
+        await asyncio.to_thread(load_font, find_font(settings.certificate_font), settings.cache_dir)
     except BaseException:
         await db.dispose()
         raise
     storage = CertificateStorage(settings.resolved_certificate_dir)
     smtp = SmtpPool(SmtpConfig.from_url(settings.smtp_url), settings.smtp_pool_size)
+    font = FontSource(settings.certificate_font, settings.cache_dir)
+    cpu = await asyncio.to_thread(CpuPool, settings.certificate_render_processes, font)
     log.info("certificates.runtime_opened", database=repr(db), smtp=smtp.config.describe(), storage=str(storage.root))
     return CertificateRuntime(
         settings=settings,
         db=db,
         storage=storage,
         smtp=smtp,
-        generator=CertificateGenerator(db, storage, font, settings.verify_url),
-        mailer=CertificateMailer(db, storage, smtp, settings.mail_from),
+        cpu=cpu,
+        generator=CertificateGenerator(db, storage, cpu, settings.verify_url),
+        mailer=CertificateMailer(db, storage, smtp, cpu, settings.mail_from),
     )
 
 

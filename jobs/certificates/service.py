@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from queue_system import Client, FailedFilter, JobFunction, JobRequest, current_client
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
+from .delivery import new_delivery_row
+from .generation import new_certificate_row
 from .jobs import generate_certificate, send_certificate_email
 from .storage import CertificateStorage
 
@@ -71,7 +73,8 @@ def email_job_id(participant_uid: str, version: int) -> str:
 
 
 async def queue_event_certificates(db: Database, event_id: int, *, client: Client | None = None) -> QueueReport:
-    """Queue one ``generate_certificate`` job per participant whose current certificate is not generated."""
+    """Queue one ``generate_certificate`` job per participant whose current certificate is not generated, creating
+    the pending certificate rows of those that have none."""
     async with db.session() as session, session.begin():
         await _require_event(session, event_id)
         rows = (
@@ -82,7 +85,10 @@ async def queue_event_certificates(db: Database, event_id: int, *, client: Clien
                 .order_by(Participant.id)
             )
         ).all()
-    todo = [(pid, uid, version) for pid, uid, version, status in rows if status != CertificateStatus.GENERATED]
+        todo = [(pid, uid, version) for pid, uid, version, status in rows if status != CertificateStatus.GENERATED]
+        missing = [new_certificate_row(event_id, pid, version) for pid, _, version, status in rows if status is None]
+        if missing:  # one statement here saves every job its insert and second read
+            await session.execute(db.insert_ignoring(Certificate), missing)
     requests = [_request(generate_certificate, pid, generation_job_id(uid, v), event_id) for pid, uid, v in todo]
     written = await _enqueue(generate_certificate, requests, client)
     return QueueReport(
@@ -95,8 +101,14 @@ async def queue_event_certificates(db: Database, event_id: int, *, client: Clien
     )
 
 
-async def queue_event_emails(db: Database, event_id: int, *, client: Client | None = None) -> QueueReport:
-    """Queue one ``send_certificate_email`` job per participant whose generated certificate is not yet sent."""
+async def queue_event_emails(
+    db: Database, event_id: int, *, client: Client | None = None, sender: str | None = None
+) -> QueueReport:
+    """Queue one ``send_certificate_email`` job per participant whose generated certificate is not yet sent.
+
+    With ``sender`` (the workers' ``MAIL_FROM``), the pending delivery rows are created here in one statement;
+    otherwise each job creates its own.
+    """
     async with db.session() as session, session.begin():
         await _require_event(session, event_id)
         rows = (
@@ -105,6 +117,8 @@ async def queue_event_emails(db: Database, event_id: int, *, client: Client | No
                     Participant.id,
                     Participant.uid,
                     Participant.certificate_version,
+                    Participant.email,
+                    Certificate.id,
                     Certificate.status,
                     EmailDelivery.status,
                 )
@@ -114,17 +128,22 @@ async def queue_event_emails(db: Database, event_id: int, *, client: Client | No
                 .order_by(Participant.id)
             )
         ).all()
-    todo: list[tuple[int, str, int]] = []
-    done = not_ready = attention = 0
-    for pid, uid, version, certificate_status, delivery_status in rows:
-        if certificate_status != CertificateStatus.GENERATED:
-            not_ready += 1
-        elif delivery_status == DeliveryStatus.ACCEPTED:
-            done += 1
-        elif delivery_status in (DeliveryStatus.REJECTED, DeliveryStatus.UNKNOWN):
-            attention += 1
-        else:
-            todo.append((pid, uid, version))
+        todo: list[tuple[int, str, int]] = []
+        missing: list[dict[str, Any]] = []
+        done = not_ready = attention = 0
+        for pid, uid, version, email, certificate_id, certificate_status, delivery_status in rows:
+            if certificate_status != CertificateStatus.GENERATED:
+                not_ready += 1
+            elif delivery_status == DeliveryStatus.ACCEPTED:
+                done += 1
+            elif delivery_status in (DeliveryStatus.REJECTED, DeliveryStatus.UNKNOWN):
+                attention += 1
+            else:
+                todo.append((pid, uid, version))
+                if delivery_status is None and sender is not None:
+                    missing.append(new_delivery_row(certificate_id, pid, email, sender))
+        if missing:
+            await session.execute(db.insert_ignoring(EmailDelivery), missing)
     requests = [_request(send_certificate_email, pid, email_job_id(uid, v), event_id) for pid, uid, v in todo]
     written = await _enqueue(send_certificate_email, requests, client)
     return QueueReport(

@@ -15,15 +15,17 @@ from ..files import atomic_write
 class CertificateStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._resolved = root.resolve()  # once: resolving walks every component of the path with a system call
 
     def relative_path(self, event_id: int, number: str) -> str:
         return str(PurePosixPath(f"event-{event_id}") / f"{number}.pdf")
 
     def absolute(self, relative: str) -> Path:
-        path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        """The file of a stored relative path; refuses one that would lead outside the storage directory."""
+        parts = PurePosixPath(relative)
+        if parts.is_absolute() or ".." in parts.parts:
             raise ValueError(f"certificate path {relative!r} points outside {self.root}")
-        return path
+        return self._resolved.joinpath(*parts.parts)
 
     def write(self, relative: str, pdf: bytes) -> Path:
         """Write atomically (a reader never sees half a file) and return the absolute path."""

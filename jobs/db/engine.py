@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Insert, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -30,6 +31,7 @@ class Database:
             _prepare_sqlite_file(self.url)
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._inserts_ignoring: dict[type[Any], Insert] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -40,6 +42,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    def insert_ignoring(self, model: type[Any]) -> Insert:
+        """``INSERT … ON CONFLICT DO NOTHING`` (both backends): the row is written unless a unique key already
+        has one, in one statement, so a job that may race another one needs no savepoint or retry."""
+        statement = self._inserts_ignoring.get(model)
+        if statement is None:  # built once per model: building it cost more than running it
+            dialect = sqlite if self.is_sqlite else postgresql
+            statement = self._inserts_ignoring[model] = dialect.insert(model).on_conflict_do_nothing()
+        return statement
 
     def _pool_args(self) -> dict[str, Any]:
         if self.is_sqlite:

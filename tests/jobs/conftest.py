@@ -115,6 +115,7 @@ def app_settings(database_target: DatabaseTarget, jobs_data_dir: Path, tmp_path:
         certificate_dir=tmp_path / "certificates",
         smtp_url=sink.url,
         mail_sink_dir=tmp_path / "mail",
+        certificate_render_processes=0,  # in the worker's threads: a pool per runtime would start 2 processes
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from jobs.certificates import CERTIFICATE_JOBS, certificate_hooks
+from jobs.certificates.render import CertificateContent
 from jobs.config import AppSettings
 from jobs.db import Database, Event, Participant
 from jobs.mail_sink import EmlDirectorySink
@@ -18,6 +19,18 @@ from queue_system import QueueConfig, worker_settings
 
 # Names in several scripts, as the issue asks (Latin with diacritics, Vietnamese, Cyrillic, Greek).
 NAMES = ["Ñandú Çelik", "Nguyễn Thị Hồng", "Ахмед", "Siti Nurhaliza", "Ζωή Παπαδοπούλου", "Jürgen Groß"]
+
+
+def certificate_content(name: str) -> CertificateContent:
+    """What a certificate for ``name`` prints, with fixed event data (the render tests, without a database)."""
+    return CertificateContent(
+        title="Certificate of Participation",
+        participant_name=name,
+        event_name="Kegiatan Test 3000 Peserta",
+        event_date=date(2026, 11, 22),
+        number="E7-000042-1",
+        verify_url="http://localhost:8000/certificates/verify/0123456789abcdef",
+    )
 
 
 @dataclass

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobs.config import AppSettings
 from jobs.db import Base, Certificate, Database, Event, Participant
+from jobs.db.batched_updates import BatchedUpdates
 from jobs.db.migrate import current_revision, head_revision
 from jobs.db.schema_filter import include_name
 
@@ -69,3 +71,26 @@ def test_the_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path: Path
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/app.db"
     postgres = AppSettings.from_env({"DATABASE_URL": "postgresql+asyncpg://u@h/db", "DATABASE_SCHEMA": "s"})
     assert postgres.resolved_database_url == "postgresql+asyncpg://u@h/db"
+
+
+async def test_concurrent_updates_are_written_together_and_each_writer_waits_for_its_commit(
+    database: Database,
+) -> None:
+    _, ids = await create_event(database, [f"Participant {i}" for i in range(40)])
+    rename = update(Participant).where(Participant.id == bindparam("pid")).values(name=bindparam("to"))
+    renames = BatchedUpdates(database, rename)
+    await asyncio.gather(*(renames.write({"pid": pid, "to": f"Renamed {pid}"}) for pid in ids))
+    async with database.session() as session:
+        names = {pid: name for pid, name in await session.execute(select(Participant.id, Participant.name))}
+    assert names == {pid: f"Renamed {pid}" for pid in ids}  # committed before write() returned
+    assert 1 <= renames.transactions < len(ids)
+
+
+async def test_a_failed_batch_fails_every_writer_in_it(database: Database) -> None:
+    _, (first, second) = await create_event(database, ["A", "B"])
+    change = update(Participant).where(Participant.id == bindparam("pid")).values(email=bindparam("to"))
+    emails = BatchedUpdates(database, change)
+    results = await asyncio.gather(
+        *(emails.write({"pid": pid, "to": "same@example.test"}) for pid in (first, second)), return_exceptions=True
+    )
+    assert all(isinstance(result, IntegrityError) for result in results)  # (event, email) is unique

@@ -7,23 +7,25 @@ must be checked (these tests, then the benchmark) before the pin in pyproject.to
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import threading
-from datetime import date
 from pathlib import Path
+from typing import Any
 
 import fpdf
 import pytest
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from pypdf import PdfReader
+from pypdf.generic import NameObject
 
 from jobs.certificates import fpdf_font
 from jobs.certificates.fonts import DEBIAN_DEJAVU, CertificateFont, find_font, load_font
-from jobs.certificates.render import CertificateContent, render_certificate
+from jobs.certificates.render import render_certificate
 from jobs.certificates.verify import check_certificate
 
-from .helpers import NAMES
+from .helpers import NAMES, certificate_content
 
 SCRIPTS = {"latin": "Ñandú Çelik", "latin-ext": "Nguyễn Thị Hồng", "greek": "Ζωή Παπαδοπούλου", "cyrillic": "Ахмед"}
 
@@ -31,17 +33,6 @@ SCRIPTS = {"latin": "Ñandú Çelik", "latin-ext": "Nguyễn Thị Hồng", "gre
 @pytest.fixture(scope="module")
 def font(jobs_data_dir: Path) -> CertificateFont:
     return load_font(find_font(), jobs_data_dir / "cache")
-
-
-def content(name: str) -> CertificateContent:
-    return CertificateContent(
-        title="Certificate of Participation",
-        participant_name=name,
-        event_name="Kegiatan Test 3000 Peserta",
-        event_date=date(2026, 11, 22),
-        number="E7-000042-1",
-        verify_url="http://localhost:8000/certificates/verify/0123456789abcdef",
-    )
 
 
 def test_fpdf2_is_the_version_fpdf_font_was_written_for() -> None:
@@ -53,22 +44,62 @@ def test_fpdf2_is_the_version_fpdf_font_was_written_for() -> None:
 
 
 def test_documents_share_one_parse_of_the_font_and_each_gets_its_own_font_object(font: CertificateFont) -> None:
-    path = font.prepared[0].path
-    first, second = FPDF(), FPDF()
-    fpdf_font.add_font(first, "cert", path)
-    fpdf_font.add_font(second, "cert", path)
-    a, b = first.fonts["cert"], second.fonts["cert"]
-    assert a is not b and a.cw is b.cw  # widths parsed once, per process
-    assert a.ttfont is not b.ttfont and a.subset is not b.subset and a.desc is not b.desc
-    assert a.ttfont.recalcBBoxes is False  # the prepared font's glyph boxes are kept as they are
+    for path in (font.prepared[0].path, font.full.path):
+        first, second = FPDF(), FPDF()
+        fpdf_font.add_font(first, "cert", path)
+        fpdf_font.add_font(second, "cert", path)
+        a, b = first.fonts["cert"], second.fonts["cert"]
+        assert a is not b and a.cw is b.cw  # widths parsed once, per process
+        assert a.subset is not b.subset and a.desc is not b.desc  # what output() writes to is per document
+    assert a.ttfont is not b.ttfont  # the full font is subset per document, on its own fontTools object
+    assert a.ttfont.recalcBBoxes is False  # the font's glyph boxes are kept as they are
+
+
+@pytest.mark.parametrize("tier", list(SCRIPTS))
+def test_a_prepared_font_is_embedded_whole_with_the_same_bytes_in_every_document(
+    font: CertificateFont, tier: str
+) -> None:
+    name = SCRIPTS[tier]
+    prepared = font.file_for(name)
+    documents = [_font_dict(render_certificate(certificate_content(text), font)) for text in (name, name[::-1].title())]
+    programs = [doc["/FontDescriptor"]["/FontFile2"].get_data() for doc in documents]
+    assert programs[0] == programs[1] == prepared.path.read_bytes()
+    with TTFont(io.BytesIO(programs[0])) as opened:  # a valid TrueType file, every glyph outline readable
+        assert all(opened["glyf"][glyph].numberOfContours is not None for glyph in opened.getGlyphOrder())
+    for document in documents:
+        assert document["/CIDToGIDMap"] == "/Identity"
+        assert len(_unicode_widths(document)) < 80  # widths of the glyphs the page uses, not of all of them
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_reused_font_gives_the_same_text_and_widths_as_fpdf2_alone(font: CertificateFont, name: str) -> None:
-    reused = PdfReader(io.BytesIO(render_certificate(content(name), font))).pages[0]
-    alone = PdfReader(io.BytesIO(render_certificate(content(name), font, reuse_font=False))).pages[0]
-    assert reused.extract_text() == alone.extract_text()
-    assert _widths(reused) == _widths(alone)
+    reused = render_certificate(certificate_content(name), font)
+    alone = render_certificate(certificate_content(name), font, reuse_font=False)
+    assert _text(reused) == _text(alone)
+    assert _unicode_widths(_font_dict(reused)) == _unicode_widths(_font_dict(alone))
+
+
+def test_a_big_font_is_still_subset_per_document(font: CertificateFont) -> None:
+    name = "Գևորգ Արամյան"  # Armenian: in DejaVu Sans, in no prepared tier
+    assert font.file_for(name) == font.full
+    pdf = render_certificate(certificate_content(name), font)
+    check_certificate(pdf, expected_name=name)
+    program = _font_dict(pdf)["/FontDescriptor"]["/FontFile2"].get_data()
+    assert len(program) < font.full.path.stat().st_size / 10
+
+
+def test_a_document_may_mix_a_whole_font_and_a_subset_one(font: CertificateFont) -> None:
+    pdf = FPDF()
+    fpdf_font.add_font(pdf, "small", font.prepared[0].path)
+    fpdf_font.add_font(pdf, "big", font.full.path)
+    pdf.add_page()
+    pdf.set_font("small", size=20)
+    pdf.text(20, 30, "Jürgen Groß")
+    pdf.set_font("big", size=20)
+    pdf.text(20, 60, "Գևորգ")
+    text = _text(fpdf_font.output(pdf))
+    assert "Jürgen Groß" in text and "Գևորգ" in text
+    assert set(pdf.fonts) == {"small", "big"}
 
 
 def test_certificates_rendered_in_parallel_threads_are_all_valid(font: CertificateFont) -> None:
@@ -76,7 +107,7 @@ def test_certificates_rendered_in_parallel_threads_are_all_valid(font: Certifica
     results: dict[int, bytes] = {}
 
     def render(index: int) -> None:
-        results[index] = render_certificate(content(names[index]), font)
+        results[index] = render_certificate(certificate_content(names[index]), font)
 
     threads = [threading.Thread(target=render, args=(i,)) for i in range(len(names))]
     for thread in threads:
@@ -99,7 +130,7 @@ def test_each_prepared_font_writes_its_script_as_extractable_text(font: Certific
     name = SCRIPTS[tier]
     chosen = font.file_for(name)
     assert chosen in font.prepared and tier in chosen.path.name
-    pdf = render_certificate(content(name), font)
+    pdf = render_certificate(certificate_content(name), font)
     check_certificate(pdf, expected_name=name)
     assert name in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
 
@@ -130,11 +161,47 @@ def test_prepared_files_are_rebuilt_when_the_source_font_changes(tmp_path: Path)
     assert not {f.path for f in before.prepared} & {f.path for f in after.prepared}
     with TTFont(after.prepared[0].path, lazy=True) as opened:
         assert "Condensed" in opened["name"].getBestFullName()
-    pdf = render_certificate(content("Nguyễn Thị Hồng"), after)
+    pdf = render_certificate(certificate_content("Nguyễn Thị Hồng"), after)
     check_certificate(pdf, expected_name="Nguyễn Thị Hồng")
 
 
-def _widths(page: object) -> object:
-    fonts = page["/Resources"]["/Font"]  # type: ignore[index]
-    (composite,) = fonts.values()
-    return composite.get_object()["/DescendantFonts"][0].get_object()["/W"]
+def _text(pdf: bytes) -> str:
+    return PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+
+
+def _font_dict(pdf: bytes) -> Any:
+    """The page's one font: its CID font dictionary (widths, descriptor) with the ToUnicode stream added."""
+    fonts = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"]
+    (composite,) = (ref.get_object() for ref in fonts.values())
+    cid_font = composite["/DescendantFonts"][0].get_object()
+    cid_font[NameObject("/ToUnicode")] = composite["/ToUnicode"]
+    return cid_font
+
+
+def _unicode_widths(cid_font: Any) -> dict[str, int]:
+    """Character → width, from the /W array and the ToUnicode map (which differ in codes from way to way)."""
+    widths: dict[int, int] = {}
+    entries = list(cid_font["/W"])
+    while entries:
+        first, spec = entries[0], entries[1]
+        if isinstance(spec, list):
+            widths.update({first + offset: width for offset, width in enumerate(spec)})
+            del entries[:2]
+        else:
+            widths.update(dict.fromkeys(range(first, spec + 1), entries[2]))
+            del entries[:3]
+    cmap = cid_font["/ToUnicode"].get_object().get_data().decode()
+    codes = re.findall(r"<([0-9A-F]{4})> <([0-9A-F]+)>", cmap.split("endcodespacerange", 1)[1])
+    chars = {bytes.fromhex(text).decode("utf-16-be"): widths[int(code, 16)] for code, text in codes}
+    return {char: width for char, width in chars.items() if char.isprintable()}  # fpdf2 alone also maps U+0000
+
+
+def test_without_the_fast_path_fpdf2_does_it_all_and_the_certificate_is_the_same_text(
+    font: CertificateFont, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = render_certificate(certificate_content("Nguyễn Thị Hồng"), font)
+    monkeypatch.setattr(fpdf_font, "_FAST", False)  # as if fpdf2's internals had changed
+    slow = render_certificate(certificate_content("Nguyễn Thị Hồng"), font)
+    check_certificate(slow, expected_name="Nguyễn Thị Hồng")
+    assert _text(slow) == _text(fast)
+    assert "/Identity" not in str(_font_dict(slow).get("/CIDToGIDMap"))  # fpdf2's own subset and glyph map

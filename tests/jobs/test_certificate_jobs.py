@@ -22,10 +22,10 @@ from jobs.certificates import (
 from jobs.certificates.runtime import open_runtime
 from jobs.config import AppSettings
 from jobs.db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery
-from queue_system import Client
+from queue_system import Client, QueueConfig
 
 from ..support.queue_fixtures import run_burst
-from .helpers import NAMES, Sink, create_event
+from .helpers import NAMES, Sink, create_event, make_worker_settings
 
 PARTICIPANTS = 20
 STAGES = ((queue_event_certificates, "certificate-generation"), (queue_event_emails, "email-sending"))
@@ -35,9 +35,17 @@ def names(count: int) -> list[str]:
     return [f"{NAMES[i % len(NAMES)]} {i}" for i in range(count)]
 
 
+@pytest.mark.parametrize("render_processes", [0, 2], ids=["threads", "process-pool"])
 async def test_an_event_is_generated_then_emailed(
-    database: Database, client: Client, certificate_worker: type, app_settings: AppSettings, sink: Sink
+    database: Database,
+    client: Client,
+    config: QueueConfig,
+    app_settings: AppSettings,
+    sink: Sink,
+    render_processes: int,
 ) -> None:
+    app_settings = app_settings.model_copy(update={"certificate_render_processes": render_processes})
+    certificate_worker = make_worker_settings(config, app_settings)
     event_id, participant_ids = await create_event(database, names(PARTICIPANTS))
 
     report = await queue_event_certificates(database, event_id, client=client)
@@ -191,3 +199,42 @@ async def test_emails_wait_for_their_certificates(database: Database, client: Cl
     event_id, _ = await create_event(database, ["Ахмед", "Ζωή"])
     report = await queue_event_emails(database, event_id, client=client)
     assert (report.total, report.queued, report.not_ready) == (2, 0, 2)
+
+
+async def test_queueing_creates_the_pending_certificate_rows_once(
+    database: Database, client: Client, certificate_worker: type
+) -> None:
+    event_id, participant_ids = await create_event(database, ["Ахмед", "Ζωή"])
+
+    async def codes() -> dict[int, tuple[str, str, str]]:
+        async with database.session() as session:
+            rows = await session.scalars(select(Certificate))
+            return {c.participant_id: (c.number, c.verification_code, c.status) for c in rows}
+
+    await queue_event_certificates(database, event_id, client=client)
+    first = await codes()
+    assert set(first) == set(participant_ids)
+    assert {status for _, _, status in first.values()} == {CertificateStatus.PENDING}
+    await queue_event_certificates(database, event_id, client=client)  # the same call again: rows untouched
+    assert await codes() == first
+    await run_burst(certificate_worker, queues=["certificate-generation"])
+    after = await codes()
+    assert {pid: code[:2] for pid, code in after.items()} == {pid: code[:2] for pid, code in first.items()}
+    assert {status for _, _, status in after.values()} == {CertificateStatus.GENERATED}
+
+
+async def test_queueing_emails_with_the_sender_creates_the_delivery_rows_that_the_jobs_then_use(
+    database: Database, client: Client, certificate_worker: type, app_settings: AppSettings, sink: Sink
+) -> None:
+    event_id, _ = await create_event(database, ["Ахмед", "Ζωή"])
+    await queue_event_certificates(database, event_id, client=client)
+    await run_burst(certificate_worker, queues=["certificate-generation"])
+    await queue_event_emails(database, event_id, client=client, sender=app_settings.mail_from)
+    async with database.session() as session:
+        queued = {d.id: (d.message_id, d.status) for d in await session.scalars(select(EmailDelivery))}
+    assert len(queued) == 2 and {status for _, status in queued.values()} == {DeliveryStatus.PENDING}
+    await run_burst(certificate_worker, queues=["email-sending"])
+    async with database.session() as session:
+        sent = {d.id: (d.message_id, d.status) for d in await session.scalars(select(EmailDelivery))}
+    assert sent == {key: (message_id, DeliveryStatus.ACCEPTED) for key, (message_id, _) in queued.items()}
+    assert sorted(parse(path)["Message-ID"] for path in sink.files()) == sorted(m for m, _ in queued.values())

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from jobs.certificates.fonts import CertificateFont, FontNotFound, UnsupportedText, find_font, load_font
 from jobs.certificates.render import CertificateContent, render_certificate
+from jobs.certificates.storage import CertificateStorage
 from jobs.certificates.verify import CertificateInvalid, check_certificate
 
 from .helpers import NAMES
@@ -117,3 +118,13 @@ def test_the_check_rejects_a_pdf_without_the_name(font: CertificateFont) -> None
         check_certificate(pdf, expected_name="Ahmad")
     with pytest.raises(CertificateInvalid, match="cannot be read"):
         check_certificate(pdf[: len(pdf) // 2], expected_name="Siti Nurhaliza")
+
+
+def test_a_stored_path_cannot_lead_outside_the_storage_directory(tmp_path: Path) -> None:
+    storage = CertificateStorage(tmp_path / "certificates")
+    written = storage.write(storage.relative_path(7, "E7-000042-1"), b"%PDF-")
+    assert written == (tmp_path / "certificates" / "event-7" / "E7-000042-1.pdf").resolve()
+    assert storage.exists("event-7/E7-000042-1.pdf") and storage.read("event-7/E7-000042-1.pdf") == b"%PDF-"
+    for outside in ("../secrets.pdf", "event-7/../../secrets.pdf", "/etc/passwd"):
+        with pytest.raises(ValueError, match="outside"):
+            storage.absolute(outside)
