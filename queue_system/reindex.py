@@ -8,7 +8,8 @@ never KEYS; one short script call per batch, lua/reindex.lua, which uses state.l
 
 1. records: every record puts its job into each index it belongs to (missing entries added, wrong scores fixed) and
    its counts are summed in memory -- memory grows with the number of distinct counters (queue, function, tag
-   value), not with the number of jobs;
+   value), not with the number of jobs; a queue with records missing from ``{prefix}:queues`` (the list of queues)
+   is added to it;
 2. indexes: every member of every index whose record does not put it there is removed;
 3. counters: each state field of every counter hash (queue, function, tag; a tag's ``fn:{f}:{state}`` fields) is
    set to the sum; the ``total_*`` fields (outcomes ever recorded) cannot be recomputed and are kept.
@@ -56,10 +57,12 @@ class QueueReport:
     index_added: int = 0
     index_rescored: int = 0
     index_removed: int = 0
+    registered: bool = False  # the queue had records but was missing from {prefix}:queues (the dashboard's list)
 
     @property
     def changes(self) -> int:
-        return self.counters_corrected + self.index_added + self.index_rescored + self.index_removed
+        changed = self.counters_corrected + self.index_added + self.index_rescored + self.index_removed
+        return changed + self.registered
 
 
 @dataclass
@@ -90,6 +93,7 @@ async def reindex(
     """Repair the bookkeeping of ``queues`` (all when empty) from the job records; with ``dry_run`` only report."""
     run = _Repair(redis, keys, queues, dry_run, batch)
     expected = await run.index_records()
+    await run.register_queues()
     await run.remove_strays()
     await run.write_counters(expected)
     if not dry_run and not queues:
@@ -141,6 +145,18 @@ class _Repair:
             for i in range(0, len(counted), 3):
                 expected[counted[i].decode()][counted[i + 1].decode()] += int(counted[i + 2])
         return expected
+
+    async def register_queues(self) -> None:
+        """Every queue with records in ``{prefix}:queues``, which lists the queues (enqueue.lua adds them)."""
+        names = sorted(q for q, seen in self.report.queues.items() if seen.records)
+        if not names:
+            return
+        known = await self.redis.smismember(self.keys.queues, names)  # type: ignore[misc]
+        missing = [name for name, there in zip(names, known, strict=True) if not there]
+        for name in missing:
+            self.report.of(name).registered = True
+        if missing and not self.dry_run:
+            await self.redis.sadd(self.keys.queues, *missing)  # type: ignore[misc]
 
     async def remove_strays(self) -> None:
         """Pass 2: take out of every index the members whose record does not put them there."""

@@ -78,6 +78,7 @@ async def damage(client: Client) -> None:
     await redis.hincrby(client.keys.counts("alpha"), "completed", 5)  # type: ignore[misc]
     await redis.zrem(client.keys.index("alpha", "failed"), "r2")
     await redis.zadd(client.keys.index("beta", "completed"), {"r4": 1})  # r4 is a gamma job
+    await redis.srem(client.keys.queues, "gamma")  # type: ignore[misc]
     await redis.delete(client.keys.schema)
 
 
@@ -115,7 +116,7 @@ async def test_reindex_repairs_older_bookkeeping_exactly(
     dry = await reindex(client.redis, client.keys, dry_run=True)
     assert await everything(client) == before, "a dry run wrote something"
     assert dry.queues["alpha"].counters_corrected > 0 and dry.queues["alpha"].index_added > 0
-    assert dry.queues["beta"].index_removed == 1 and not dry.schema_set
+    assert dry.queues["beta"].index_removed == 1 and dry.queues["gamma"].registered and not dry.schema_set
 
     report = await reindex(client.redis, client.keys)
     assert report.to_dict()["queues"] == dry.to_dict()["queues"], "the dry run reported other changes"

@@ -32,6 +32,7 @@ def _report_text(report: dict[str, Any]) -> str:
     lines = [
         f"{name}: {q['records']} records seen; {verb} {q['counters_corrected']} counters, "
         f"+{q['index_added']} / -{q['index_removed']} index entries, {q['index_rescored']} rescored"
+        + ("; missing from the queue list" if q["registered"] else "")
         for name, q in report["queues"].items()
     ]
     lines.append(f"{report['changes']} change(s){' found (dry run: nothing written)' if report['dry_run'] else ''}")
