@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .keys import BOOKKEEPING_VERSION, Keys
+from .keys import BOOKKEEPING_VERSION, Keys, validate_queue_name
 from .logging_setup import get_logger
 from .scripts import ScriptArgs, script_source
 from .types import JobState
@@ -91,7 +91,7 @@ async def reindex(
     redis: Redis, keys: Keys, queues: Sequence[str] = (), *, dry_run: bool = False, batch: int = BATCH
 ) -> ReindexReport:
     """Repair the bookkeeping of ``queues`` (all when empty) from the job records; with ``dry_run`` only report."""
-    run = _Repair(redis, keys, queues, dry_run, batch)
+    run = _Repair(redis, keys, [validate_queue_name(q) for q in queues], dry_run, batch)
     expected = await run.index_records()
     await run.register_queues()
     await run.remove_strays()

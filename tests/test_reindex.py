@@ -160,6 +160,8 @@ async def test_reindex_command_as_a_user_runs_it(
     assert "alpha: " in proc.stdout and f"{dry['changes']} change(s)" in proc.stdout, proc.stdout
     await check_exact(client, queue_of, tags_of)
     assert cli_report(redis_url=redis_url)["changes"] == 0
+    refused = run_cli("reindex", "--queue", "no:colons", redis_url=redis_url)
+    assert refused.returncode == 1 and "invalid queue name" in refused.stderr, refused.stderr
 
 
 async def test_worker_warns_on_outdated_bookkeeping_until_reindexed(
