@@ -62,9 +62,7 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
       redis.call("DEL", lease)
       redis.call("DECR", "arq:retry:" .. id)
       redis.call("HSET", meta, "s", "waiting")
-      -- a job given back untried carries no function (the worker had not decoded it): the record has it
-      local fn = e[14] ~= "" and e[14] or redis.call("HGET", meta, "f")
-      move(prefix, id, queue, e[13], "active", "waiting", now, fn)
+      move(prefix, id, queue, e[13], "active", "waiting", now, e[14])
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     else
