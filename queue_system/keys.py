@@ -30,6 +30,10 @@ from arq.constants import (
 from .errors import UnknownQueue
 
 DEFAULT_QUEUE = "default"
+# The version of the bookkeeping (lua/include/state.lua) this code keeps, stored at Keys.schema. 1: counters and
+# state indexes per queue and tag; 2: also per function (indexes, counters, tag hashes' "fn:{f}:{state}" fields).
+# Raise it whenever a derived structure is added, so a worker on older data says to run ``queue-system reindex``.
+BOOKKEEPING_VERSION = 2
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
@@ -111,6 +115,12 @@ class Keys:
         """Sorted set of the queue's jobs tagged ``key=value`` in one state (any but active), scored as
         :meth:`function_index`."""
         return f"{self.prefix}:jobs:{queue}:{state}:tag:{key}={value}"
+
+    @property
+    def schema(self) -> str:
+        """The :data:`BOOKKEEPING_VERSION` the indexes and counters were last built for (set by a fresh start and by
+        ``queue-system reindex``; reindex.py)."""
+        return f"{self.prefix}:schema"
 
     @property
     def paused(self) -> str:

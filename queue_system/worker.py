@@ -40,6 +40,7 @@ from .keys import DEFAULT_QUEUE, Keys, queue_key
 from .leases import LeaseKeeper
 from .logging_setup import get_logger
 from .monitor import WorkerMonitor, WorkerOps
+from .reindex import check_schema
 from .runner import CTX_DEFAULT_QUEUE, CTX_RUNTIME, WorkerRuntime
 from .scripts import ScriptArgs
 from .serialization import PayloadCodec
@@ -91,6 +92,7 @@ class QueueWorker(Worker):
         codec: PayloadCodec = self.job_deserializer.__self__  # type: ignore[union-attr]
         self._pool = await self._connect_waiting(codec)
         self.ctx["redis"] = self.pool
+        await check_schema(self.pool, self.keys)  # warns when the indexes need `queue-system reindex`
         if self.on_startup:
             await self.on_startup(self.ctx)
         runtime: WorkerRuntime = self.ctx[CTX_RUNTIME]

@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "events": 4,
     "views": 4,
     "listing": 4,  # paged reads from the job indexes (read API)
+    "reindex": 4,  # rebuilding the job indexes and counters from the records; the bookkeeping version check
     "misfire": 4,
     "schedule_store": 4,
     "conditions": 4,

@@ -13,6 +13,7 @@ from .failed import failed
 from .jobs import enqueue, size
 from .observe import events, job, jobs, stats
 from .ops import health, restart, supervise, workers
+from .repair import reindex_command
 from .schedules import cancel, deferred, reschedule, schedules
 from .steer import abort, clean, pause, resume
 from .worker import worker
@@ -79,7 +80,7 @@ main.add_command(batches)
 main.add_command(batch)
 for command in (stats, jobs, job, events, pause, resume, abort, clean):
     main.add_command(command)
-for command in (schedules, deferred, reschedule, cancel, supervise, restart, workers, health):
+for command in (schedules, deferred, reschedule, cancel, supervise, restart, workers, health, reindex_command):
     main.add_command(command)
 
 
