@@ -250,8 +250,12 @@ class QueueWorker(Worker):
             self._listener_healthy = True
             next_due, claims = parse_claims(answer, self.queues)
             self._take(claims)
-            if claims or (next_due is not None and (self._wake_at is None or next_due / 1000 < self._wake_at)):
+            # the loop claims again only when there may be more than this claim could take, or its timer is late
+            timer_late = next_due is not None and (self._wake_at is None or next_due / 1000 < self._wake_at)
+            if len(claims) >= free or timer_late:
                 self._woken.set()
+            if claims:
+                await asyncio.sleep(0)  # let the jobs start before the next wait is sent
 
     def _take(self, claims: list[Claim]) -> None:
         """Start claimed jobs; give back, untried, those there is no room for any more (the loop and the listener
@@ -283,8 +287,7 @@ class QueueWorker(Worker):
         self.tasks.pop(job_id, None)
         self.leases.release(job_id)
         self.monitor.after_job()
-        self._slot_freed.set()
-        self._woken.set()  # a retry this job scheduled may be due soon: let the loop recompute its wait
+        self._slot_freed.set()  # (a retry it scheduled wakes an idle worker through its queue's wake list)
 
     def _lease_lost(self, job_id: str) -> None:
         task = self.running.get(job_id)

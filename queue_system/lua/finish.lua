@@ -17,7 +17,8 @@ ARGV[4] JSON array: [job id, token, outcome, result ("" = keep none), result ttl
 Outcomes:
   completed / failed   the job ended (succeeded / failed for good): store the result, delete the job.
   aborted              the job was cancelled by an abort request: as failed, but recorded as aborted.
-  retry                another try later: re-score at the due time, release the lease, count one ended attempt.
+  retry                another try later: re-score at the due time, release the lease, count one ended attempt
+                       (a wake-up token lets an idle worker learn the due time).
   requeue              give the job back untried (graceful shutdown): release the lease and uncount the try.
   postpone             the job did not start (a limit was full) or asked to slow down (errors.SlowDown): as
                        requeue, but re-scored at its due time, recorded as delayed and counted in
@@ -54,6 +55,8 @@ for i, e in ipairs(cjson.decode(ARGV[4])) do
       move(prefix, id, queue, e[13], "active", "retrying", now, fn, due)
       emit(prefix, maxlen, "retrying", id, queue, fn, e[13], "try", e[12], "error", err,
         "due", string.format("%d", math.floor(tonumber(due))))
+      redis.call("LPUSH", wake, "1")  -- an idle worker's claim learns the new due time and sets its timer
+      redis.call("LTRIM", wake, 0, 0)
       redis.call("LPUSH", wake, "1")
       redis.call("LTRIM", wake, 0, 0)
     elseif outcome == "postpone" then
