@@ -99,3 +99,13 @@ async def test_claims_without_room_are_given_back_untried_and_run_once_later(
         await worker.close()
     runs = await recorded_runs(client, "echo")
     assert sorted((r["job_id"], r["try"]) for r in runs) == sorted((j.job_id, 1) for j in late)
+
+
+async def test_a_claim_finds_ready_jobs_behind_many_running_ones(client: Client) -> None:
+    """Running jobs keep their place at the front of the queue; a claim for one slot must look past them."""
+    jobs = [await client.enqueue_job("echo", i, _queue="alpha") for i in range(40)]
+    claim = Scripts(client.redis).claim
+    _due, running = parse_claims(await claim(keys=[queue_key("alpha")], args=claim_args(30)), ["alpha"])
+    assert len(running) == 30  # the 30 oldest are leased and stay at the front
+    _due, more = parse_claims(await claim(keys=[queue_key("alpha")], args=claim_args(1)), ["alpha"])
+    assert [c.job_id for c in more] == [jobs[30].job_id]

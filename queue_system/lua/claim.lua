@@ -30,6 +30,7 @@ Returns { next_due_ms (or -1), then per job: queue index, id, score, token, try,
 --!include promote
 --!include limits
 local CAP_SKIP = 1000
+local SCAN_BUDGET = 5000  -- queue entries one claim reads per queue, at most (leased ones included)
 local now, want, claim_count, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6]), ARGV[5]
 -- "~<ms>": sent ahead of a wait (wakeup.py), so the real time is later; an idle look compares with the time it
 -- was sent (a job due since is found by the worker's timer), and Redis's clock is read once there is work
@@ -95,7 +96,7 @@ local function claim_from(k, key, queue)
   promote(key, queue, now, 100, prefix)
   if k <= claim_count and redis.call("SISMEMBER", prefix .. ":paused", queue) == 0 then
     local limited = load_limits(prefix)
-    local offset, skipped = 0, 0
+    local offset, skipped, scanned = 0, 0, 0
     while n < want do
       local page = (want - n) * 2 + 8
       local candidates = redis.call("ZRANGEBYSCORE", key, "-inf", now, "WITHSCORES", "LIMIT", offset, page)
@@ -120,7 +121,10 @@ local function claim_from(k, key, queue)
           end
         end
       end
-      if #candidates < page * 2 or skipped == 0 or skipped > CAP_SKIP then break end
+      scanned = scanned + #candidates / 2
+      -- running jobs keep their place at the front (arq keeps them queued), so a page of only leased or capped
+      -- jobs says nothing about what lies behind it: read on, within a budget
+      if #candidates < page * 2 or skipped > CAP_SKIP or scanned >= SCAN_BUDGET then break end
       offset = offset + left
     end
     local upcoming = redis.call("ZRANGEBYSCORE", key, "(" .. now, "+inf", "WITHSCORES", "LIMIT", 0, 1)
