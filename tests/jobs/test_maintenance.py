@@ -49,7 +49,8 @@ async def test_the_job_the_cron_enqueues_prunes_old_failed_entries_and_finished_
     await run_burst(echoes)
     await client.redis.zadd(client.keys.batches_finished, {old_batch.batch_id: now_ms - 8 * DAY_MS})  # long ago
 
-    (nightly,) = cron_jobs({"APP_TIME_ZONE": "UTC"})
+    (nightly,) = cron_jobs({"APP_TIME_ZONE": "UTC"})  # no queue of its own: the function's routing decides
+    client.register(prune_failed_jobs.name, prune_failed_jobs.spec.info)  # as the cleanup workers publish it
     two_am = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0) - timedelta(days=1)
     clock = [two_am.timestamp() - 5]
     scheduler = Scheduler(client, clock=lambda: clock[0])
