@@ -7,7 +7,7 @@ changes how jobs are found and finished:
 * an idle worker blocks on its queues' wake lists (BLPOP, in a listener task) with its claim queued behind the
   wait on the same connection (wakeup.py), so a new job is leased in the round trip that wakes the worker; the
   next deferred job's due time is kept by a local timer, because Redis rounds blocking timeouts up to its
-  100 ms cron tick (an idle worker: about 12 Redis commands a second, bench/RESULTS.md);
+  100 ms cron tick (an idle worker: about 14 Redis commands a second, bench/RESULTS.md);
 * leases are renewed while jobs run (leases.py) and outcomes are fenced (lua/finish.lua): a crashed worker's job
   runs again after one lease, a healthy long job never runs twice, a stale worker cannot overwrite a newer try;
 * SIGTERM stops claiming, lets running jobs finish within the grace period, gives the rest back untried, exits;
