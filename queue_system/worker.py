@@ -69,7 +69,7 @@ class QueueWorker(Worker):
         self.ops = ops or WorkerOps()
         self.running: dict[str, asyncio.Task[None]] = {}
         self._slot_freed = asyncio.Event()
-        self._woken = asyncio.Event()  # look again: the listener started jobs or learned of a due time, a job ended
+        self._woken = asyncio.Event()  # look again: the listener may have left work or learned of an earlier due time
         self._idle = asyncio.Event()  # the loop is waiting for work: the listener may block on the wake lists
         self._listening = asyncio.Event()  # no wait-and-claim is in flight (see _listen_for_wakeups)
         self._listening.set()
@@ -206,8 +206,8 @@ class QueueWorker(Worker):
         return parse_claims(answer, self.queues)
 
     async def _wait_for_work(self, next_due_ms: int | None) -> None:
-        """Wait until the listener starts jobs, a job ends, the next deferred job is due, or (while the listener
-        cannot claim for the loop) ``idle_poll_s`` passes."""
+        """Wait until the listener says there may be more work or an earlier due time, the next deferred job is due,
+        a stop, or (while the listener cannot claim for the loop) ``idle_poll_s`` passes."""
         timeout = LOOK_AT_LEAST_EVERY_S if self._listener_healthy else self.config.idle_poll_s
         if next_due_ms is not None:
             timeout = min(timeout, max(0.0, next_due_ms / 1000 - time.time()))
