@@ -1,7 +1,10 @@
 """structlog configuration: one JSON object per line in production, readable console lines in development.
 
-The job middleware binds ``job_id``, ``function``, ``queue`` and ``try`` into structlog's context variables, so
-every line a job writes (through structlog or the standard ``logging`` module) carries them. arq's own logger is
+The job middleware sets ``job_id``, ``function``, ``queue`` and ``job_try`` for the attempt (``JOB_LOG_FIELDS``, one
+context variable holding them together: structlog's ``bound_contextvars`` copies the whole context and sets one
+variable per key, a tenth of a no-op job's Python before it starts), so every line a job writes (through structlog or
+the standard ``logging`` module) carries them. Fields bound with ``structlog.contextvars`` and a line's own
+keywords take precedence. arq's own logger is
 routed through the same formatter; its per-job chatter is dropped because the middleware logs those events.
 
 structlog's own events are rendered by structlog and written straight to stderr, not handed to ``logging``: a
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -37,6 +41,7 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
     use_json = fmt == "json"
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_job_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -85,5 +90,53 @@ def _identity(_logger: Any, _name: str, event: Any) -> Any:
     return event
 
 
+JOB_LOG_FIELDS: ContextVar[dict[str, Any] | None] = ContextVar("queue_system_job_log_fields", default=None)
+
+
+def add_job_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The running attempt's fields (``JOB_LOG_FIELDS``), where the line does not set them itself."""
+    fields = JOB_LOG_FIELDS.get()
+    if fields:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+    return event
+
+
 def get_logger(name: str = "queue_system") -> Any:
-    return structlog.stdlib.get_logger(name)
+    """A logger named ``name`` that is bound once per structlog configuration (see :class:`_BoundOnce`)."""
+    return _BoundOnce(name)
+
+
+class _BoundOnce:
+    """Binds its structlog logger again only when structlog's configuration changed.
+
+    structlog's lazy proxy builds a new bound logger and writer for every line unless loggers are cached on first
+    use, and a cached logger ignores a later ``configure`` (tests, the CLI before the worker, an application that
+    configures structlog itself). The bind was a visible part of a no-op job; this keeps the bound logger and
+    looks at the configuration (a small dict) instead.
+    """
+
+    __slots__ = ("_bound", "_factory", "_name", "_processors", "_stream", "_wrapper")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._bound: Any = None
+        self._processors: Any = None
+        self._factory: Any = None
+        self._wrapper: Any = None
+        self._stream: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        config = structlog.get_config()
+        if (
+            config["processors"] is not self._processors
+            or config["logger_factory"] is not self._factory
+            or config["wrapper_class"] is not self._wrapper
+            or sys.stderr is not self._stream  # _StderrLogger writes to the stderr of the moment it was bound
+        ):
+            self._bound = structlog.stdlib.get_logger(self._name).bind()
+            self._processors = config["processors"]
+            self._factory = config["logger_factory"]
+            self._wrapper = config["wrapper_class"]
+            self._stream = sys.stderr
+        return getattr(self._bound, attribute)

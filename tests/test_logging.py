@@ -4,6 +4,7 @@ never a sensitive job's arguments. Workers run as real ``queue-system worker`` p
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -186,3 +187,32 @@ def test_auto_log_format_is_json_in_production_only(redis_url: str, qs_env: str,
     else:
         with pytest.raises(ValueError):
             json.loads(started[0])
+
+
+def test_a_module_logger_follows_reconfiguration_and_the_current_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """get_logger's logger is bound once, but a new configuration (the CLI, then the worker) or stderr takes effect."""
+    from queue_system.logging_setup import JOB_LOG_FIELDS, configure_logging, get_logger
+
+    log = get_logger("qs.test.rebind")
+    try:
+        configure_logging(fmt="json")
+        log.info("first.line", n=1)
+        configure_logging(fmt="console")
+        log.info("second.line", n=2)
+        token = JOB_LOG_FIELDS.set({"job_id": "j-1", "job_try": 3})
+        try:
+            log.info("third.line", job_try=4)  # the line's own keyword wins over the attempt's field
+            logging.getLogger("plain.stdlib").warning("from logging")
+        finally:
+            JOB_LOG_FIELDS.reset(token)
+        log.info("fourth.line")
+    finally:
+        configure_logging(fmt="console")
+    first, second, third, stdlib, fourth = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert json.loads(first)["event"] == "first.line"
+    with pytest.raises(ValueError):
+        json.loads(second)
+    assert "second.line" in second
+    assert "job_id=j-1" in third and "job_try=4" in third
+    assert "from logging" in stdlib and "job_id=j-1" in stdlib and "job_try=3" in stdlib
+    assert "job_id" not in fourth

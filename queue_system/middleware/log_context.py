@@ -6,10 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-import structlog
 from arq.worker import Retry as ArqRetry
 
-from ..logging_setup import get_logger
+from ..logging_setup import JOB_LOG_FIELDS, get_logger
 from .base import CallNext, JobCall
 
 log = get_logger("queue_system.job")
@@ -17,9 +16,14 @@ log = get_logger("queue_system.job")
 
 class LogContextMiddleware:
     async def __call__(self, call: JobCall, call_next: CallNext) -> Any:
-        with structlog.contextvars.bound_contextvars(
-            job_id=call.job_id, function=call.function_name or call.spec.name, queue=call.queue, job_try=call.job_try
-        ):
+        fields = {
+            "job_id": call.job_id,
+            "function": call.function_name or call.spec.name,
+            "queue": call.queue,
+            "job_try": call.job_try,
+        }
+        token = JOB_LOG_FIELDS.set(fields)
+        try:
             started = time.perf_counter()
             log.debug("job.started")
             try:
@@ -36,6 +40,8 @@ class LogContextMiddleware:
                 raise
             log.info("job.completed", duration_ms=_ms_since(started))
             return result
+        finally:
+            JOB_LOG_FIELDS.reset(token)
 
 
 def _ms_since(started: float) -> float:
