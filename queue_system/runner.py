@@ -34,7 +34,6 @@ from .types import JobContext, JobState, Priority
 # arq's own timeout is only a safety net around ours (see middleware.timeout).
 ARQ_TIMEOUT_MARGIN_S = 5.0
 CTX_RUNTIME = "qs"
-CTX_QUEUE_OF = "qs_queue_of"
 CTX_DEFAULT_QUEUE = "qs_default_queue"
 CTX_META = "qs_meta"
 CTX_TOKEN = "qs_token"  # this attempt's lease token under our engine (fences progress and logs)
@@ -144,11 +143,13 @@ class WorkerRuntime:
 
     async def _begin(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobCall:
         job_id = str(ctx["job_id"])
-        queue_of = ctx.get(CTX_QUEUE_OF)
-        fallback_queue = (queue_of(job_id) if queue_of else None) or ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
-        meta: dict[str, str] | None = ctx.get(CTX_META)
-        if meta is None:
-            meta = await self._load_meta(job_id, fallback_queue)
+        meta: dict[str, str] | None = ctx.get(CTX_META)  # our engine's claim brings the record
+        if meta is None or not meta.get("q"):
+            fallback_queue = ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
+            if meta is None:
+                meta = await self._load_meta(job_id, fallback_queue)
+        else:
+            fallback_queue = meta["q"]
         job_try = int(ctx.get("job_try", 1))
         call = JobCall(
             ctx=ctx,

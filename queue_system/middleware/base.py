@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..spec import JobSpec
 
 
-@dataclass
+@dataclass(slots=True)
 class JobCall:
     """One attempt of one job, as the middleware sees it."""
 
@@ -66,12 +66,19 @@ def build_chain(middlewares: Sequence[Middleware], terminal: CallNext) -> CallNe
     """Compose so that ``middlewares[0]`` is outermost."""
     handler = terminal
     for middleware in reversed(middlewares):
-        handler = _bind(middleware, handler)
+        handler = _Link(middleware, handler)
     return handler
 
 
-def _bind(middleware: Middleware, call_next: CallNext) -> CallNext:
-    async def run(call: JobCall) -> Any:
-        return await middleware(call, call_next)
+class _Link:
+    """``middleware`` with the rest of the chain: calling it returns the middleware's coroutine itself, so a job
+    passes one frame per middleware (an ``async def`` wrapper here was a second one each)."""
 
-    return run
+    __slots__ = ("call_next", "middleware")
+
+    def __init__(self, middleware: Middleware, call_next: CallNext) -> None:
+        self.middleware = middleware
+        self.call_next = call_next
+
+    def __call__(self, call: JobCall) -> Awaitable[Any]:
+        return self.middleware(call, self.call_next)
