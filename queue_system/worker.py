@@ -109,10 +109,11 @@ class QueueWorker(Worker):
         control = create_redis(self.config, codec, socket_timeout_s=self.config.socket_timeout_s + 5)
         self.monitor = WorkerMonitor(self, self.pool, self.keys, self.ops)  # heartbeats, stats, restart/limits
         self.control = ControlListener(control, self.keys, on_abort=self._abort, on_restart=self.monitor.on_restart)
+        wake_and_claim = WakeAndClaim(blocking, runtime.scripts.claim)
         helpers = [
             asyncio.create_task(self.monitor.run()),
             asyncio.create_task(self.leases.run()),
-            asyncio.create_task(self._listen_for_wakeups(WakeAndClaim(blocking, runtime.scripts.claim))),
+            asyncio.create_task(self._listen_for_wakeups(wake_and_claim)),
             asyncio.create_task(self.control.run()),
             asyncio.create_task(self._sweep_forever(runtime)),
         ]
@@ -123,6 +124,7 @@ class QueueWorker(Worker):
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            await wake_and_claim.close()
             await close_redis(blocking)
             await close_redis(control)
         log.info(
