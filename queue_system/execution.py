@@ -123,13 +123,15 @@ class Executor:
         spec = self.runtime.specs[data["f"]]
         started_ms = int(time.time() * 1000)
         args, kwargs = tuple(data.get("a") or ()), dict(data.get("k") or {})
+        enqueued_ms = int(data.get("et") or 0)
         ctx = {
             **self.base_ctx,
             "job_id": claim.job_id,
             "job_try": claim.job_try,
-            "enqueue_time": ms_to_datetime(int(data.get("et") or 0)),
+            "enqueue_time": ms_to_datetime(enqueued_ms),
             "score": claim.score,
-            CTX_META: {**claim.meta, "q": claim.queue},  # the claim knows the queue for certain
+            # the claim knows the queue for certain, and the payload the enqueue time (no datetime round trip)
+            CTX_META: {**claim.meta, "q": claim.queue, "et": str(enqueued_ms)},
             CTX_TOKEN: claim.token,
             CTX_ADMITTED: claim.admitted,
         }

@@ -215,9 +215,12 @@ def error_summary(exc: BaseException) -> str:
     return text[:ERROR_SUMMARY_CHARS]
 
 
+_PRIORITY_OF_TEXT = {str(int(p)): p for p in Priority}  # the record's "p"; Priority(int(..)) is the enum's slow call
+
+
 def _priority(meta: dict[str, str], score: Any, spec: JobSpec) -> Priority:
     if meta.get("p"):
-        return Priority(int(meta["p"]))
+        return _PRIORITY_OF_TEXT.get(meta["p"]) or Priority(int(meta["p"]))
     from_score = Priority.from_score(float(score)) if isinstance(score, int | float) else None
     return from_score if from_score is not None else spec.priority
 
