@@ -17,6 +17,7 @@ sizes (no KEYS, no SCAN). Writes go through scripts too (abort, pause, clean), s
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
@@ -28,7 +29,7 @@ from .backlog import oldest_waiting_age_s
 from .batch_store import BATCH_TAG, BatchInfo, BatchPage, BatchStore
 from .client import Client, Seconds, compute_due_ms
 from .config import QueueConfig
-from .errors import JobAlreadyStarted, JobNotFound, JobStateConflict, UnknownState
+from .errors import InvalidArgument, JobAlreadyStarted, JobNotFound, JobStateConflict, UnknownState
 from .events import Event, EventStream
 from .failed import FailedFilter, FailedJob, FailedPage
 from .heartbeat import WorkerInfo, live_workers
@@ -382,7 +383,9 @@ class QueueAPI:
         state = JobState.parse(state)
         if state is JobState.ACTIVE:
             raise UnknownState("active jobs cannot be cleaned; abort them instead")
-        cutoff = _now_ms() - int(older_than_s * 1000)
+        if not (math.isfinite(older_than_s) and older_than_s >= 0):
+            raise InvalidArgument(f"older_than_s must be a finite number of seconds >= 0, not {older_than_s!r}")
+        cutoff = int(max(-1.0, _now_ms() - older_than_s * 1000))  # older than the epoch: nothing is that old
         removed, offset = 0, 0
         while limit is None or removed < limit:
             size = CLEAN_BATCH if limit is None else min(CLEAN_BATCH, limit - removed)

@@ -100,6 +100,10 @@ class BatchClosed(BatchError):
     """The batch finished or was cancelled, so no jobs can be added to it."""
 
 
+class InvalidArgument(QueueSystemError, ValueError):
+    """An argument is out of the range the operation accepts (a negative or infinite age, say)."""
+
+
 class UnknownState(QueueSystemError):
     """The name is not a job state, or the operation does not accept that state (e.g. cleaning active jobs)."""
 

@@ -57,6 +57,7 @@ EXPECTED = {
     "JobFailed",
     "JobFunction",
     "JobNotFound",
+    "InvalidArgument",
     "JobRequest",
     "JobTimeout",
     "Linear",

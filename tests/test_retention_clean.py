@@ -11,6 +11,7 @@ import pytest
 from queue_system import (
     Client,
     ConfigError,
+    InvalidArgument,
     JobRequest,
     QueueAPI,
     QueueConfig,
@@ -107,6 +108,10 @@ async def test_clean_removes_in_batches_and_keeps_counts_exact(client: Client, c
     await client.enqueue_many([JobRequest("echo", (i,), queue="alpha", tags={"e": str(i % 2)}) for i in range(1200)])
     await run_burst(settings, concurrency=50)
     assert await api.clean("alpha", "completed", older_than_s=3600) == 0  # nothing that old
+    assert await api.clean("alpha", "completed", older_than_s=1.8e305) == 0  # older than the epoch: none either
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(InvalidArgument, match="older_than_s"):
+            await api.clean("alpha", "completed", older_than_s=bad)
     assert await api.clean("alpha", "completed", limit=150) == 150
     assert await api.clean("alpha", "completed") == 1050  # three batches
     (stats,) = await api.stats("alpha")

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api/v1")
 
 class CleanBody(BaseModel):
     state: JobState
-    older_than_s: float = Field(default=0.0, ge=0)
+    older_than_s: float = Field(default=0.0, ge=0, le=100 * 365 * 86_400)
     limit: int | None = Field(default=None, ge=1)
 
 

@@ -48,6 +48,10 @@ async def test_bad_ids_states_queues_and_filters_are_4xx(
         "retry a waiting job": (await admin.post(f"/api/v1/jobs/{job.job_id}/retry"), 409),
         "promote a waiting job": (await admin.post(f"/api/v1/jobs/{job.job_id}/promote"), 409),
         "clean active": (await admin.post("/api/v1/queues/alpha/clean", json={"state": "active"}), 400),
+        "clean older than the epoch": (
+            await admin.post("/api/v1/queues/alpha/clean", json={"state": "failed", "older_than_s": 1.8e305}),
+            422,
+        ),
         "bad body": (await admin.post("/api/v1/bulk", json={"action": "retry", "ids": []}), 422),
     }
     for what, (response, status) in answers.items():
