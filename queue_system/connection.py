@@ -47,7 +47,35 @@ def raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+class _QuickCheckout:
+    """A pool mixin: a connection that waited in the pool and received nothing is handed out as it is.
+
+    redis-py checks every connection it hands out by reading from it with a zero timeout, which costs a turn of
+    the event loop, a timer and a cancellation per command (~15-20 us before an enqueue leaves, measured on a
+    producer idle between enqueues). What a server sends to an idle connection (an error, or EOF when it closed
+    it) is already in the connection's stream buffer once the loop has run, so an empty buffer not at EOF leaves
+    the check nothing to find; otherwise redis-py's check runs and reconnects. A connection that dies unnoticed
+    fails its command, which the clients' retry policy sends again on a new one, as after any drop.
+    """
+
+    async def ensure_connection(self, connection: Any) -> None:
+        stream = getattr(connection, "_reader", None)
+        if (
+            connection.is_connected
+            and stream is not None
+            and not stream.at_eof()
+            and not getattr(stream, "_buffer", b"?")  # (asyncio.StreamReader's buffer; if it moves, check as usual)
+        ):
+            return
+        parent: Any = super()
+        await parent.ensure_connection(connection)
+
+
+class _QuickBlockingConnectionPool(_QuickCheckout, BlockingConnectionPool):
+    """A blocking pool (a burst beyond ``max_connections`` waits) with quick checkout."""
+
+
+class BlockingSentinelConnectionPool(_QuickCheckout, SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool, waiting for a free connection like BlockingConnectionPool instead of raising."""
 
 
@@ -123,7 +151,7 @@ def create_redis(config: QueueConfig, codec: PayloadCodec, *, socket_timeout_s: 
     if config.redis_sentinels:
         pool = _sentinel_pool(config, kwargs)
     else:
-        pool = BlockingConnectionPool.from_url(
+        pool = _QuickBlockingConnectionPool.from_url(
             config.redis_url, max_connections=config.max_connections, timeout=config.pool_timeout_s, **kwargs
         )
     return ArqRedis(_with_direct_write(pool), job_serializer=codec.serialize, job_deserializer=codec.deserialize)
