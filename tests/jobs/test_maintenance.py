@@ -51,7 +51,12 @@ async def test_the_job_the_cron_enqueues_prunes_old_failed_entries_and_finished_
 
     (nightly,) = cron_jobs({"APP_TIME_ZONE": "UTC"})  # no queue of its own: the function's routing decides
     client.register(prune_failed_jobs.name, prune_failed_jobs.spec.info)  # as the cleanup workers publish it
-    two_am = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    # The last 02:00 that has passed: its next tick is still ahead, so the clean-up worker's own scheduler (real
+    # clock) finds nothing due. (A day earlier made it due again after 02:00 UTC: two runs, a test red all day.)
+    now = datetime.now(UTC)
+    two_am = now.replace(hour=2, minute=0, second=0, microsecond=0)
+    if two_am > now:
+        two_am -= timedelta(days=1)
     clock = [two_am.timestamp() - 5]
     scheduler = Scheduler(client, clock=lambda: clock[0])
     await scheduler.declare([nightly])
