@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import structlog
 from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
 from sqlalchemy import Row, bindparam, update
+from sqlalchemy.engine import Connection
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
 from ..db.batched_reads import BatchedReads
@@ -35,6 +36,7 @@ from .claims import DeliveryClaims
 from .cpu_pool import CpuPool, email_bytes
 from .generation import (
     ParticipantNotFound,
+    batch_of_one,
     current_certificate_query,
     many_participants,
     one_participant,
@@ -90,7 +92,8 @@ class CertificateMailer:
         self.pool = pool
         self.cpu = cpu
         self.sender = sender
-        self.rows = BatchedReads(db, _CURRENT_DELIVERIES, "participant_id")  # read with concurrent jobs' rows
+        # read with concurrent jobs' rows
+        self.rows = BatchedReads(db, one=_DELIVERY, many=_DELIVERIES, key_column="participant_id")
         self.claims = DeliveryClaims(db)  # claimed with concurrent jobs' deliveries
         self.marked_accepted = BatchedUpdates(db, _MARK_ACCEPTED)  # written with concurrent jobs' updates
 
@@ -140,15 +143,16 @@ class CertificateMailer:
 
     async def _record(self, participant_id: int) -> Row[Any]:
         """In one transaction: insert the missing delivery row, or mark one left "sending" as "unknown"."""
-        async with self.db.engine.begin() as connection:
-            row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
+
+        def record(connection: Connection) -> Row[Any]:
+            row = participant_row(connection, _CURRENT_DELIVERY, participant_id)
             self._require_certificate(row)
             if row.delivery_id is None:
                 new_row = new_delivery_row(row.certificate_id, row.participant_id, row.email, self.sender)
-                await connection.execute(self.db.insert_ignoring(EmailDelivery), new_row)
-                row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
+                connection.execute(self.db.insert_ignoring(EmailDelivery), new_row)
+                row = participant_row(connection, _CURRENT_DELIVERY, participant_id)
             if row.status == DeliveryStatus.SENDING:
-                await connection.execute(
+                connection.execute(
                     update(EmailDelivery)
                     .where(EmailDelivery.id == row.delivery_id)
                     .values(
@@ -157,7 +161,9 @@ class CertificateMailer:
                         updated_at=utcnow(),
                     )
                 )
-        return row
+            return row
+
+        return await self.db.run_transaction(record)
 
     def _require_certificate(self, row: Row[Any]) -> None:
         if row.certificate_status != CertificateStatus.GENERATED or not self.storage.exists(row.file_path):
@@ -211,10 +217,8 @@ class CertificateMailer:
         raise SmtpTransientError(f"{prepared.mail.recipient_address}: {answer}") from exc
 
     async def _update(self, delivery_id: int, **values: Any) -> None:
-        async with self.db.engine.begin() as connection:
-            await connection.execute(
-                update(EmailDelivery).where(EmailDelivery.id == delivery_id).values(updated_at=utcnow(), **values)
-            )
+        statement = update(EmailDelivery).where(EmailDelivery.id == delivery_id).values(updated_at=utcnow(), **values)
+        await self.db.run_transaction(lambda connection: connection.execute(statement))
 
 
 def new_delivery_row(certificate_id: int, participant_id: int, recipient: str, sender: str) -> dict[str, Any]:
@@ -265,4 +269,5 @@ _DELIVERY_COLUMNS = current_certificate_query(
     EmailDelivery.server_reply,
 ).outerjoin(EmailDelivery, EmailDelivery.certificate_id == Certificate.id)
 _CURRENT_DELIVERY = one_participant(_DELIVERY_COLUMNS)
-_CURRENT_DELIVERIES = many_participants(_DELIVERY_COLUMNS)
+_DELIVERY = batch_of_one(_DELIVERY_COLUMNS)
+_DELIVERIES = many_participants(_DELIVERY_COLUMNS)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from sqlalchemy import Row, Select, and_, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from ..db import Certificate, CertificateStatus, Database, Event, Participant
-from ..db.batched_reads import BatchedReads, keys_parameter
+from ..db.batched_reads import BatchedReads, key_parameter, keys_parameter
 from ..db.batched_updates import BatchedUpdates
 from ..db.types import utcnow
 from .cpu_pool import CpuPool, produce_certificate
@@ -60,7 +60,8 @@ class CertificateGenerator:
         self.storage = storage
         self.pool = pool
         self.verify_url = verify_url.rstrip("/")
-        self.rows = BatchedReads(db, _CURRENT_CERTIFICATES, "participant_id")  # read with concurrent jobs' rows
+        # read with concurrent jobs' rows
+        self.rows = BatchedReads(db, one=_CERTIFICATE, many=_CERTIFICATES, key_column="participant_id")
         self.marked_generated = BatchedUpdates(db, _MARK_GENERATED)  # written with concurrent jobs' updates
 
     async def generate(self, participant_id: int) -> GenerationResult:
@@ -86,14 +87,17 @@ class CertificateGenerator:
         return GenerationResult(row.certificate_id, row.number, row.version, relative, True)
 
     async def _create_row(self, participant_id: int) -> Row[Any]:
-        """Insert the pending certificate row (unless a concurrent try did) and read it back."""
-        async with self.db.engine.begin() as connection:
-            row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
+        """Insert the pending certificate row (unless a concurrent try did) and read it back, in one transaction."""
+
+        def create(connection: Connection) -> Row[Any]:
+            row = participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
             if row.certificate_id is None:
                 new_row = new_certificate_row(row.event_id, row.participant_id, row.version)
-                await connection.execute(self.db.insert_ignoring(Certificate), new_row)
-                row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
-        return row
+                connection.execute(self.db.insert_ignoring(Certificate), new_row)
+                row = participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
+            return row
+
+        return await self.db.run_transaction(create)
 
     def _content(self, row: Row[Any]) -> CertificateContent:
         logo = Path(row.logo_path) if row.logo_path else None
@@ -125,17 +129,25 @@ def current_certificate_query(*columns: Any) -> Select[Any]:
 
 
 def one_participant(query: Select[Any]) -> Select[Any]:
+    """For ``participant_row`` (the id bound as ``participant``)."""
     return query.where(Participant.id == bindparam("participant"))
 
 
+def batch_of_one(query: Select[Any]) -> Select[Any]:
+    """For ``BatchedReads`` serving a single job."""
+    return query.where(Participant.id == key_parameter())
+
+
 def many_participants(query: Select[Any]) -> Select[Any]:
+    """For ``BatchedReads`` serving several jobs."""
     return query.where(Participant.id.in_(keys_parameter()))
 
 
-async def participant_row(connection: AsyncConnection, query: Select[Any], participant_id: int) -> Row[Any]:
-    """The one row of ``query`` for this participant; :class:`ParticipantNotFound` if there is none."""
-    result = await connection.execute(query, {"participant": participant_id})
-    row: Row[Any] | None = cast("Row[Any] | None", result.one_or_none())
+def participant_row(connection: Connection, query: Select[Any], participant_id: int) -> Row[Any]:
+    """The one row of ``query`` for this participant; :class:`ParticipantNotFound` if there is none (inside a
+    ``Database.run_transaction``)."""
+    result = connection.execute(query, {"participant": participant_id})
+    row = result.one_or_none()
     if row is None:
         raise ParticipantNotFound(f"participant {participant_id} does not exist")
     return row
@@ -168,7 +180,8 @@ _CERTIFICATE_COLUMNS = current_certificate_query(
     Certificate.file_path,
 )
 _CURRENT_CERTIFICATE = one_participant(_CERTIFICATE_COLUMNS)
-_CURRENT_CERTIFICATES = many_participants(_CERTIFICATE_COLUMNS)
+_CERTIFICATE = batch_of_one(_CERTIFICATE_COLUMNS)
+_CERTIFICATES = many_participants(_CERTIFICATE_COLUMNS)
 
 
 def new_certificate_row(event_id: int, participant_id: int, version: int) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 A job starts by reading its row (a participant joined with its event, certificate and delivery). Read alone,
 that is a transaction per job; batched (:mod:`.batching`), the jobs that start while a read runs share the next
-one. The statement's ``WHERE`` has the expanding bound parameter ``keys``; the answer for an id that matched no
-row is ``None``. The rows are as current as a single read would be: read after the call, in their own
+one. ``many`` is the statement for a batch (its ``WHERE`` has the expanding bound parameter ``keys``), ``one`` the
+same statement for a single key (bound parameter ``key``), used for a batch of one: an expanding ``IN`` is
+rendered anew on every execution, which cost a lone job more than the batch saved it. The answer for an id that
+matched no row is ``None``. The rows are as current as a single read would be: read after the call, in their own
 transaction; whatever the job decides from them is re-checked by its own later writes (a claim, an insert that
 ignores a duplicate), as it would have to be with a single read too.
 """
@@ -14,29 +16,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .batching import Batcher
 from .engine import Database
 
 
 def keys_parameter() -> Any:
-    """The ``IN`` list of a batched read: ``query.where(Model.id.in_(keys_parameter()))``."""
+    """The ``IN`` list of a batch's statement: ``query.where(Model.id.in_(keys_parameter()))``."""
     return bindparam("keys", expanding=True)
 
 
-class BatchedReads(Batcher[int, "Row[Any] | None"]):
-    """``await reads.load(key)``: the row of ``query`` whose ``key_column`` (a selected label) equals ``key``."""
+def key_parameter() -> Any:
+    """The key of a single-key statement: ``query.where(Model.id == key_parameter())``."""
+    return bindparam("key")
 
-    def __init__(self, db: Database, query: Select[Any], key_column: str) -> None:
+
+class BatchedReads(Batcher[int, "Row[Any] | None"]):
+    """``await reads.load(key)``: the row whose ``key_column`` (a selected label) equals ``key``."""
+
+    def __init__(self, db: Database, *, one: Select[Any], many: Select[Any], key_column: str) -> None:
         super().__init__(db)
-        self.query = query
+        self.one = one
+        self.many = many
         self.key_column = key_column
 
     async def load(self, key: int) -> Row[Any] | None:
         return await self.submit(key)
 
-    async def run(self, connection: AsyncConnection, keys: Sequence[int]) -> Sequence[Row[Any] | None]:
-        result = await connection.execute(self.query, {"keys": sorted(set(keys))})
+    def run(self, connection: Connection, keys: Sequence[int]) -> Sequence[Row[Any] | None]:
+        unique = sorted(set(keys))
+        if len(unique) == 1:
+            result = connection.execute(self.one, {"key": unique[0]})
+        else:
+            result = connection.execute(self.many, {"keys": unique})
         rows = {getattr(row, self.key_column): row for row in result}
         return [rows.get(key) for key in keys]

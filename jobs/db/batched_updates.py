@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .batching import Batcher
 from .engine import Database
@@ -29,6 +29,6 @@ class BatchedUpdates(Batcher[dict[str, Any], None]):
     async def write(self, params: dict[str, Any]) -> None:
         await self.submit(params)
 
-    async def run(self, connection: AsyncConnection, keys: Sequence[dict[str, Any]]) -> Sequence[None]:
-        await connection.execute(self.statement, list(keys))
+    def run(self, connection: Connection, keys: Sequence[dict[str, Any]]) -> Sequence[None]:
+        connection.execute(self.statement, list(keys))
         return [None] * len(keys)

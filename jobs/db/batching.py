@@ -13,11 +13,12 @@ caller in it sees the error and its job is retried by its policy. Subclasses say
 from __future__ import annotations
 
 import asyncio
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .engine import Database
 
@@ -35,8 +36,10 @@ class Batcher(ABC, Generic[K, R]):
         self.transactions = 0  # how many batches committed (fewer than calls under load)
 
     @abstractmethod
-    async def run(self, connection: AsyncConnection, keys: Sequence[K]) -> Sequence[R]:
-        """One batch in one transaction: the answer for each of ``keys`` (same length, same order; keys may repeat)."""
+    def run(self, connection: Connection, keys: Sequence[K]) -> Sequence[R]:
+        """One batch in one transaction: the answer for each of ``keys`` (same length, same order; keys may repeat).
+
+        Synchronous: ``Database.run_transaction`` runs it in one hand-off (see ``transactions``)."""
 
     async def submit(self, key: K) -> R:
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -49,8 +52,7 @@ class Batcher(ABC, Generic[K, R]):
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self.db.engine.begin() as connection:
-                    answers = await self.run(connection, [key for key, _ in batch])
+                answers = await self.db.run_transaction(functools.partial(self.run, keys=[key for key, _ in batch]))
                 if len(answers) != len(batch):
                     raise RuntimeError(f"{type(self).__name__}.run answered {len(answers)} of {len(batch)} keys")
             except Exception as exc:  # every job of the batch sees it and is retried

@@ -10,8 +10,8 @@ from email import message_from_bytes
 
 import pytest
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jobs.certificates import queue_event_certificates, queue_event_emails
 from jobs.certificates.claims import DeliveryClaims
@@ -20,7 +20,7 @@ from jobs.certificates.generation import ParticipantNotFound
 from jobs.certificates.runtime import CertificateRuntime, open_runtime
 from jobs.config import AppSettings
 from jobs.db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Participant
-from jobs.db.batched_reads import BatchedReads, keys_parameter
+from jobs.db.batched_reads import BatchedReads, key_parameter, keys_parameter
 from queue_system import Client
 
 from ..support.queue_fixtures import run_burst
@@ -125,11 +125,11 @@ async def test_a_delivery_claimed_twice_in_one_batch_is_granted_once(
 class _ClaimsThenFails(DeliveryClaims):
     """Claims, then breaks a unique key in the same transaction: the whole batch must roll back."""
 
-    async def run(self, connection: AsyncConnection, keys: Sequence[int]) -> Sequence[bool]:
-        answers = await super().run(connection, keys)
-        existing = (await connection.execute(select(EmailDelivery).limit(1))).one()
+    def run(self, connection: Connection, keys: Sequence[int]) -> Sequence[bool]:
+        answers = super().run(connection, keys)
+        existing = connection.execute(select(EmailDelivery).limit(1)).one()
         duplicate = {c.key: getattr(existing, c.key) for c in EmailDelivery.__table__.columns if c.key != "id"}
-        await connection.execute(insert(EmailDelivery), duplicate)  # one delivery per certificate: IntegrityError
+        connection.execute(insert(EmailDelivery), duplicate)  # one delivery per certificate: IntegrityError
         return answers
 
 
@@ -168,8 +168,9 @@ async def test_deliveries_found_sending_in_a_batch_are_not_resent(
 @pytest.mark.parametrize("count", [1, 3])
 async def test_a_single_job_gets_a_batch_of_its_own(database: Database, count: int) -> None:
     _, ids = await create_event(database, [f"P{i}" for i in range(count)])
-    query = select(Participant.id.label("pid"), Participant.name).where(Participant.id.in_(keys_parameter()))
-    reads = BatchedReads(database, query, "pid")
+    query = select(Participant.id.label("pid"), Participant.name)
+    one, many = query.where(Participant.id == key_parameter()), query.where(Participant.id.in_(keys_parameter()))
+    reads = BatchedReads(database, one=one, many=many, key_column="pid")
     for pid in ids:  # one after another: nothing to group with
         row = await reads.load(pid)
         assert row is not None and row.pid == pid
