@@ -19,7 +19,6 @@ delivered anything and is retried (4xx) or failed (5xx) without that doubt.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
 
@@ -83,6 +82,7 @@ class DeliveryResult:
 class _Prepared:
     delivery_id: int
     mail: CertificateEmail
+    file_path: str  # the certificate, relative to the storage directory
 
 
 class CertificateMailer:
@@ -101,7 +101,7 @@ class CertificateMailer:
         prepared = await self._prepare(participant_id)
         if isinstance(prepared, DeliveryResult):
             return prepared
-        data = await self.cpu.run(email_bytes, prepared.mail)
+        data = await self.cpu.run(email_bytes, prepared.mail, self.storage.root, prepared.file_path)
         async with self.pool.connection() as client:
             await self._envelope(client, prepared)
             await self._claim(prepared.delivery_id)
@@ -128,7 +128,6 @@ class CertificateMailer:
                 "try; not sending it again. Check the mail server's log for that Message-ID, then release "
                 "the delivery to resend it"
             )
-        pdf = await asyncio.to_thread(self.storage.read, row.file_path)
         mail = CertificateEmail(
             sender=self.sender,
             recipient_name=row.name,
@@ -137,9 +136,8 @@ class CertificateMailer:
             event_date_text=format_date(row.held_on),
             certificate_number=row.number,
             message_id=row.message_id,
-            pdf=pdf,
         )
-        return _Prepared(row.delivery_id, mail)
+        return _Prepared(row.delivery_id, mail, row.file_path)
 
     async def _record(self, participant_id: int) -> Row[Any]:
         """In one transaction: insert the missing delivery row, or mark one left "sending" as "unknown"."""

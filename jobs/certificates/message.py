@@ -31,7 +31,6 @@ class CertificateEmail:
     event_date_text: str
     certificate_number: str
     message_id: str
-    pdf: bytes
 
     @property
     def sender_address(self) -> str:
@@ -44,8 +43,8 @@ def new_message_id(sender: str) -> str:
     return make_msgid(idstring="certificate", domain=domain)
 
 
-def build_message(mail: CertificateEmail) -> bytes:
-    """The complete message, as the bytes to send with DATA."""
+def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
+    """The complete message with ``pdf`` attached, as the bytes to send with DATA."""
     message = MIMEMultipart("mixed", policy=POLICY)
     message["Subject"] = Header(f"Your certificate: {mail.event_name}", "utf-8", header_name="Subject").encode()
     message["From"] = mail.sender
@@ -56,7 +55,7 @@ def build_message(mail: CertificateEmail) -> bytes:
     body.attach(MIMEText(_text(mail), "plain", "utf-8", policy=POLICY))
     body.attach(MIMEText(_html(mail), "html", "utf-8", policy=POLICY))
     message.attach(body)
-    attachment = MIMEApplication(mail.pdf, "pdf", policy=POLICY)
+    attachment = MIMEApplication(pdf, "pdf", policy=POLICY)
     attachment.add_header("Content-Disposition", "attachment", filename=f"certificate-{mail.certificate_number}.pdf")
     message.attach(attachment)
     return message.as_bytes()
