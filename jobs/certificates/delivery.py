@@ -20,6 +20,7 @@ delivered anything and is retried (4xx) or failed (5xx) without that doubt.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from email.utils import parseaddr
 from typing import Any, NoReturn
 
 import structlog
@@ -92,6 +93,7 @@ class CertificateMailer:
         self.pool = pool
         self.cpu = cpu
         self.sender = sender
+        self.sender_address = parseaddr(sender)[1]  # once: parsing it per email showed in the profile
         # read with concurrent jobs' rows
         self.rows = BatchedReads(db, one=_DELIVERY, many=_DELIVERIES, key_column="participant_id")
         self.claims = DeliveryClaims(db)  # claimed with concurrent jobs' deliveries
@@ -171,10 +173,10 @@ class CertificateMailer:
         """MAIL FROM and RCPT TO. Nothing can have been delivered if these fail."""
         try:
             try:
-                await client.mail(prepared.mail.sender_address)
+                await client.mail(self.sender_address)
             except SMTPServerDisconnected:  # the server closed the pooled connection while it was idle
                 await self.pool.reconnect(client)
-                await client.mail(prepared.mail.sender_address)
+                await client.mail(self.sender_address)
             await client.rcpt(prepared.mail.recipient_address)
         except SMTPResponseException as exc:
             await self._refused(prepared, exc)
