@@ -17,7 +17,9 @@ in machine load hits both alike; the median round is printed. Then the font's tw
 apart on one fixed page: adding the font to a document, and ``output()`` (which subsets and embeds it).
 On code without ``reuse_font`` (main before issue 7's fpdf_font, run with PYTHONPATH) only fpdf2 alone runs.
 
-Direct (``--direct N``): the jobs' own code without the queue, one participant after another in one process:
+Direct (``--direct N``): the jobs' own code without the queue, one participant after another in one process
+(``--direct-concurrency C``: C at a time, as a worker with concurrency C runs them, so concurrent jobs' database
+work can be grouped):
 ``generator.generate`` then ``mailer.send`` (to a sink in the same process) for N participants of a fresh demo
 event on a throwaway SQLite database, with wall and CPU time per participant. CPU time moves less with the
 machine's load than wall time, and splits the demo's cost into render+check and everything else.
@@ -40,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -151,7 +153,7 @@ def render_bench(count: int, rounds: int) -> None:
         font_costs(font)
 
 
-async def direct(count: int) -> None:
+async def direct(count: int, concurrency: int) -> None:
     from sqlalchemy import select
 
     from jobs.certificates.demo import create_demo_event
@@ -175,11 +177,11 @@ async def direct(count: int) -> None:
             async with db.session() as session:
                 query = select(Participant.id).where(Participant.event_id == event.id)
                 ids = list((await session.scalars(query)).all())
-            print(f"direct: {count} participants, one after another, no queue")
+            how = "one after another" if concurrency == 1 else f"{concurrency} at a time"
+            print(f"direct: {count} participants, {how}, no queue")
             for label, step in (("generate", runtime.generator.generate), ("send", runtime.mailer.send)):
                 cpu, wall = time.process_time(), time.perf_counter()
-                for participant_id in ids:
-                    await step(participant_id)
+                await run_concurrently(step, ids, concurrency)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 print(
                     f"{label:<9} {wall * 1000 / count:6.1f} ms wall, {cpu * 1000 / count:6.1f} ms CPU per participant"
@@ -188,6 +190,17 @@ async def direct(count: int) -> None:
             await runtime.close()
             sink.close()
             await db.dispose()
+
+
+async def run_concurrently(step: Callable[[int], Awaitable[object]], ids: list[int], concurrency: int) -> None:
+    """``step`` for every id, ``concurrency`` at a time (as a worker runs that many jobs)."""
+    pending = iter(ids)
+
+    async def lane() -> None:
+        for participant_id in pending:
+            await step(participant_id)
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
 
 
 def demo(participants: int, extra: list[str], database: dict[str, str]) -> None:
@@ -228,6 +241,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=3000)
     parser.add_argument("--demo-args", default="", help="extra options for the demo command, e.g. '--workers 2'")
     parser.add_argument("--direct", type=int, default=0, help="also time N generate+send calls without the queue")
+    parser.add_argument("--direct-concurrency", type=int, default=1, help="how many --direct calls run at a time")
     parser.add_argument("--database-url", default="", help="the demo's DATABASE_URL (default: SQLite in a temp dir)")
     parser.add_argument("--database-schema", default="", help="the demo's DATABASE_SCHEMA (PostgreSQL; must exist)")
     parser.add_argument("--skip-demo", action="store_true")
@@ -237,7 +251,7 @@ def main() -> None:
     if not args.skip_render:
         render_bench(args.count, args.rounds)
     if args.direct:
-        asyncio.run(direct(args.direct))
+        asyncio.run(direct(args.direct, args.direct_concurrency))
     if not args.skip_demo:
         database = {"DATABASE_URL": args.database_url, "DATABASE_SCHEMA": args.database_schema}
         demo(args.participants, shlex.split(args.demo_args), {k: v for k, v in database.items() if v})

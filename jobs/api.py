@@ -25,7 +25,7 @@ def install(app: FastAPI, settings: AppSettings | None = None) -> Cleanup:
     db = Database(settings.resolved_database_url, schema=settings.database_schema)
 
     async def backends(request: Request) -> CertificateBackends:
-        return CertificateBackends(db, await context(request).api())
+        return CertificateBackends(db, await context(request).api(), sender=settings.mail_from)
 
     async def whatsapp(request: Request) -> WhatsAppBackends:
         return WhatsAppBackends(db, await context(request).api())

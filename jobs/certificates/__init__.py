@@ -8,20 +8,56 @@ certificate_hooks()                               the worker's on_startup / on_s
 
 from __future__ import annotations
 
-from .jobs import CERTIFICATE_JOBS, generate_certificate, send_certificate_email
-from .runtime import certificate_hooks
-from .service import (
-    EventNotFound,
-    EventProgress,
-    QueueReport,
-    delete_event,
-    event_progress,
-    queue_event_certificates,
-    queue_event_emails,
-    release_unknown_delivery,
-    request_reissue,
-    retry_failed_jobs,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .jobs import CERTIFICATE_JOBS, generate_certificate, send_certificate_email
+    from .runtime import certificate_hooks
+    from .service import (
+        EventNotFound,
+        EventProgress,
+        QueueReport,
+        delete_event,
+        event_progress,
+        queue_event_certificates,
+        queue_event_emails,
+        release_unknown_delivery,
+        request_reissue,
+        retry_failed_jobs,
+    )
+
+# Loaded on first use: the render processes (``cpu_pool``, started with ``spawn``) import this package too, and
+# need none of the queue, database or HTTP modules these names bring in (a second of start-up per process).
+_HOMES = {
+    "CERTIFICATE_JOBS": "jobs",
+    "generate_certificate": "jobs",
+    "send_certificate_email": "jobs",
+    "certificate_hooks": "runtime",
+    **dict.fromkeys(
+        (
+            "EventNotFound",
+            "EventProgress",
+            "QueueReport",
+            "delete_event",
+            "event_progress",
+            "queue_event_certificates",
+            "queue_event_emails",
+            "release_unknown_delivery",
+            "request_reissue",
+            "retry_failed_jobs",
+        ),
+        "service",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "CERTIFICATE_JOBS",

@@ -63,9 +63,10 @@ def produce_certificate(content: CertificateContent, storage_root: Path, relativ
     return hashlib.sha256(pdf).hexdigest(), len(pdf)
 
 
-def email_bytes(mail: CertificateEmail) -> bytes:
-    """The complete message for DATA (MIME and base64 of the PDF: CPU work too)."""
-    return build_message(mail)
+def email_bytes(mail: CertificateEmail, storage_root: Path, relative: str) -> bytes:
+    """The complete message for DATA (MIME and base64 of the PDF: CPU work too), the PDF read here rather than
+    in the worker (which would hand the read to a thread and send the file's bytes over)."""
+    return build_message(mail, CertificateStorage(storage_root).read(relative))
 
 
 class CpuPool:

@@ -19,19 +19,29 @@ delivered anything and is retried (4xx) or failed (5xx) without that doubt.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
+from email.utils import parseaddr
 from typing import Any, NoReturn
 
 import structlog
 from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
-from sqlalchemy import bindparam, update
+from sqlalchemy import Row, bindparam, update
+from sqlalchemy.engine import Connection
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
+from ..db.batched_reads import BatchedReads
 from ..db.batched_updates import BatchedUpdates
 from ..db.types import utcnow
+from .claims import DeliveryClaims
 from .cpu_pool import CpuPool, email_bytes
-from .generation import current_certificate_query, participant_row
+from .generation import (
+    ParticipantNotFound,
+    batch_of_one,
+    current_certificate_query,
+    many_participants,
+    one_participant,
+    participant_row,
+)
 from .message import CertificateEmail, new_message_id
 from .render import format_date
 from .smtp import SmtpPool, SmtpTransientError, is_permanent, server_answer
@@ -73,6 +83,7 @@ class DeliveryResult:
 class _Prepared:
     delivery_id: int
     mail: CertificateEmail
+    file_path: str  # the certificate, relative to the storage directory
 
 
 class CertificateMailer:
@@ -82,13 +93,17 @@ class CertificateMailer:
         self.pool = pool
         self.cpu = cpu
         self.sender = sender
-        self.marked_accepted = BatchedUpdates(db, _MARK_ACCEPTED)  # written with those of concurrent jobs
+        self.sender_address = parseaddr(sender)[1]  # once: parsing it per email showed in the profile
+        # read with concurrent jobs' rows
+        self.rows = BatchedReads(db, one=_DELIVERY, many=_DELIVERIES, key_column="participant_id")
+        self.claims = DeliveryClaims(db)  # claimed with concurrent jobs' deliveries
+        self.marked_accepted = BatchedUpdates(db, _MARK_ACCEPTED)  # written with concurrent jobs' updates
 
     async def send(self, participant_id: int) -> DeliveryResult:
         prepared = await self._prepare(participant_id)
         if isinstance(prepared, DeliveryResult):
             return prepared
-        data = await self.cpu.run(email_bytes, prepared.mail)
+        data = await self.cpu.run(email_bytes, prepared.mail, self.storage.root, prepared.file_path)
         async with self.pool.connection() as client:
             await self._envelope(client, prepared)
             await self._claim(prepared.delivery_id)
@@ -98,26 +113,15 @@ class CertificateMailer:
         return DeliveryResult(prepared.delivery_id, prepared.mail.message_id, DeliveryStatus.ACCEPTED, True, reply)
 
     async def _prepare(self, participant_id: int) -> _Prepared | DeliveryResult:
-        """Load what the email needs and decide, from the ledger, whether sending is allowed (one transaction,
-        Core statements: one read, plus an insert the first time and an update after a lost outcome)."""
-        async with self.db.engine.begin() as connection:
-            row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
-            if row.certificate_status != CertificateStatus.GENERATED or not self.storage.exists(row.file_path):
-                raise CertificateNotReady(f"participant {participant_id}'s certificate v{row.version} is not generated")
-            if row.delivery_id is None:
-                new_row = new_delivery_row(row.certificate_id, row.participant_id, row.email, self.sender)
-                await connection.execute(self.db.insert_ignoring(EmailDelivery), new_row)
-                row = await participant_row(connection, _CURRENT_DELIVERY, participant_id)
-            if row.status == DeliveryStatus.SENDING:
-                await connection.execute(
-                    update(EmailDelivery)
-                    .where(EmailDelivery.id == row.delivery_id)
-                    .values(
-                        status=DeliveryStatus.UNKNOWN,
-                        last_error="a previous try was interrupted during DATA: the outcome is unknown",
-                        updated_at=utcnow(),
-                    )
-                )
+        """Load what the email needs and decide, from the ledger, whether sending is allowed: one read, batched
+        with those of concurrent jobs (``BatchedReads``); a transaction of its own only when the ledger needs a
+        write first (the delivery row is missing, or a try was interrupted during DATA)."""
+        row = await self.rows.load(participant_id)
+        if row is None:
+            raise ParticipantNotFound(f"participant {participant_id} does not exist")
+        self._require_certificate(row)
+        if row.delivery_id is None or row.status == DeliveryStatus.SENDING:
+            row = await self._record(participant_id)
         if row.status == DeliveryStatus.ACCEPTED:
             return DeliveryResult(row.delivery_id, row.message_id, row.status, False, row.server_reply)
         if row.status in (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN):
@@ -126,7 +130,6 @@ class CertificateMailer:
                 "try; not sending it again. Check the mail server's log for that Message-ID, then release "
                 "the delivery to resend it"
             )
-        pdf = await asyncio.to_thread(self.storage.read, row.file_path)
         mail = CertificateEmail(
             sender=self.sender,
             recipient_name=row.name,
@@ -135,18 +138,45 @@ class CertificateMailer:
             event_date_text=format_date(row.held_on),
             certificate_number=row.number,
             message_id=row.message_id,
-            pdf=pdf,
         )
-        return _Prepared(row.delivery_id, mail)
+        return _Prepared(row.delivery_id, mail, row.file_path)
+
+    async def _record(self, participant_id: int) -> Row[Any]:
+        """In one transaction: insert the missing delivery row, or mark one left "sending" as "unknown"."""
+
+        def record(connection: Connection) -> Row[Any]:
+            row = participant_row(connection, _CURRENT_DELIVERY, participant_id)
+            self._require_certificate(row)
+            if row.delivery_id is None:
+                new_row = new_delivery_row(row.certificate_id, row.participant_id, row.email, self.sender)
+                connection.execute(self.db.insert_ignoring(EmailDelivery), new_row)
+                row = participant_row(connection, _CURRENT_DELIVERY, participant_id)
+            if row.status == DeliveryStatus.SENDING:
+                connection.execute(
+                    update(EmailDelivery)
+                    .where(EmailDelivery.id == row.delivery_id)
+                    .values(
+                        status=DeliveryStatus.UNKNOWN,
+                        last_error="a previous try was interrupted during DATA: the outcome is unknown",
+                        updated_at=utcnow(),
+                    )
+                )
+            return row
+
+        return await self.db.run_transaction(record)
+
+    def _require_certificate(self, row: Row[Any]) -> None:
+        if row.certificate_status != CertificateStatus.GENERATED or not self.storage.exists(row.file_path):
+            raise CertificateNotReady(f"participant {row.participant_id}'s certificate v{row.version} is not generated")
 
     async def _envelope(self, client: SMTP, prepared: _Prepared) -> None:
         """MAIL FROM and RCPT TO. Nothing can have been delivered if these fail."""
         try:
             try:
-                await client.mail(prepared.mail.sender_address)
+                await client.mail(self.sender_address)
             except SMTPServerDisconnected:  # the server closed the pooled connection while it was idle
                 await self.pool.reconnect(client)
-                await client.mail(prepared.mail.sender_address)
+                await client.mail(self.sender_address)
             await client.rcpt(prepared.mail.recipient_address)
         except SMTPResponseException as exc:
             await self._refused(prepared, exc)
@@ -155,10 +185,9 @@ class CertificateMailer:
             raise SmtpTransientError(f"SMTP connection failed before sending: {exc}") from exc
 
     async def _claim(self, delivery_id: int) -> None:
-        """pending/rejected → sending, committed before DATA; only one try can win it."""
-        async with self.db.engine.begin() as connection:
-            result = await connection.execute(_CLAIM, {"delivery": delivery_id, "at": utcnow()})
-        if result.rowcount != 1:
+        """pending/rejected → sending, committed before DATA; only one try can win it (``DeliveryClaims``: in one
+        statement with the claims of concurrent jobs)."""
+        if not await self.claims.claim(delivery_id):
             raise DeliveryBusy(f"delivery {delivery_id} is being sent by another try")
 
     async def _data(self, client: SMTP, prepared: _Prepared, data: bytes) -> str:
@@ -188,10 +217,8 @@ class CertificateMailer:
         raise SmtpTransientError(f"{prepared.mail.recipient_address}: {answer}") from exc
 
     async def _update(self, delivery_id: int, **values: Any) -> None:
-        async with self.db.engine.begin() as connection:
-            await connection.execute(
-                update(EmailDelivery).where(EmailDelivery.id == delivery_id).values(updated_at=utcnow(), **values)
-            )
+        statement = update(EmailDelivery).where(EmailDelivery.id == delivery_id).values(updated_at=utcnow(), **values)
+        await self.db.run_transaction(lambda connection: connection.execute(statement))
 
 
 def new_delivery_row(certificate_id: int, participant_id: int, recipient: str, sender: str) -> dict[str, Any]:
@@ -213,19 +240,6 @@ def _clip(text: str) -> str:
 
 
 # Statements built once (building the expression per call was a tenth of an email's CPU in the worker).
-_CLAIM = (
-    update(EmailDelivery)
-    .where(
-        EmailDelivery.id == bindparam("delivery"),
-        EmailDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.REJECTED]),
-    )
-    .values(
-        status=DeliveryStatus.SENDING,
-        attempts=EmailDelivery.attempts + 1,
-        sending_started_at=bindparam("at"),
-        updated_at=bindparam("at"),
-    )
-)
 _MARK_ACCEPTED = (
     update(EmailDelivery)
     .where(EmailDelivery.id == bindparam("delivery"))
@@ -237,7 +251,7 @@ _MARK_ACCEPTED = (
     )
 )
 # The participant, its event, its current certificate and that certificate's delivery, in one statement.
-_CURRENT_DELIVERY = current_certificate_query(
+_DELIVERY_COLUMNS = current_certificate_query(
     Participant.id.label("participant_id"),
     Participant.name,
     Participant.email,
@@ -254,3 +268,6 @@ _CURRENT_DELIVERY = current_certificate_query(
     EmailDelivery.status,
     EmailDelivery.server_reply,
 ).outerjoin(EmailDelivery, EmailDelivery.certificate_id == Certificate.id)
+_CURRENT_DELIVERY = one_participant(_DELIVERY_COLUMNS)
+_DELIVERY = batch_of_one(_DELIVERY_COLUMNS)
+_DELIVERIES = many_participants(_DELIVERY_COLUMNS)

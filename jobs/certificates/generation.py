@@ -12,13 +12,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from sqlalchemy import Row, Select, and_, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from ..db import Certificate, CertificateStatus, Database, Event, Participant
+from ..db.batched_reads import BatchedReads, key_parameter, keys_parameter
 from ..db.batched_updates import BatchedUpdates
 from ..db.types import utcnow
 from .cpu_pool import CpuPool, produce_certificate
@@ -59,20 +60,21 @@ class CertificateGenerator:
         self.storage = storage
         self.pool = pool
         self.verify_url = verify_url.rstrip("/")
-        self.marked_generated = BatchedUpdates(db, _MARK_GENERATED)
+        # read with concurrent jobs' rows
+        self.rows = BatchedReads(db, one=_CERTIFICATE, many=_CERTIFICATES, key_column="participant_id")
+        self.marked_generated = BatchedUpdates(db, _MARK_GENERATED)  # written with concurrent jobs' updates
 
     async def generate(self, participant_id: int) -> GenerationResult:
-        """One read (creating the certificate row first if queueing did not), the render, one update (written with
-        those of concurrent jobs: ``BatchedUpdates``).
+        """One read (batched with those of concurrent jobs: ``BatchedReads``; a transaction of its own to create
+        the certificate row if queueing did not), the render, one update (batched too: ``BatchedUpdates``).
 
         Core statements, not the ORM: a job runs three, and the ORM's unit of work cost more than they do.
         """
-        async with self.db.engine.begin() as connection:
-            row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
-            if row.certificate_id is None:
-                new_row = new_certificate_row(row.event_id, row.participant_id, row.version)
-                await connection.execute(self.db.insert_ignoring(Certificate), new_row)
-                row = await participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
+        row = await self.rows.load(participant_id)
+        if row is None:
+            raise ParticipantNotFound(f"participant {participant_id} does not exist")
+        if row.certificate_id is None:
+            row = await self._create_row(participant_id)
         relative = self.storage.relative_path(row.event_id, row.number)
         done = GenerationResult(row.certificate_id, row.number, row.version, relative, False)
         if row.status == CertificateStatus.GENERATED and self.storage.exists(row.file_path):
@@ -83,6 +85,19 @@ class CertificateGenerator:
         )
         log.info("certificate.generated", participant_id=participant_id, number=row.number, bytes=size)
         return GenerationResult(row.certificate_id, row.number, row.version, relative, True)
+
+    async def _create_row(self, participant_id: int) -> Row[Any]:
+        """Insert the pending certificate row (unless a concurrent try did) and read it back, in one transaction."""
+
+        def create(connection: Connection) -> Row[Any]:
+            row = participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
+            if row.certificate_id is None:
+                new_row = new_certificate_row(row.event_id, row.participant_id, row.version)
+                connection.execute(self.db.insert_ignoring(Certificate), new_row)
+                row = participant_row(connection, _CURRENT_CERTIFICATE, participant_id)
+            return row
+
+        return await self.db.run_transaction(create)
 
     def _content(self, row: Row[Any]) -> CertificateContent:
         logo = Path(row.logo_path) if row.logo_path else None
@@ -100,9 +115,9 @@ class CertificateGenerator:
 
 
 def current_certificate_query(*columns: Any) -> Select[Any]:
-    """``columns`` of a participant joined with its event and its current certificate (outer: the certificate row
-    may not exist yet); one statement instead of the ORM loading each object. Built once, for ``participant_row``
-    (the participant id is a bound parameter)."""
+    """``columns`` of participants joined with their event and their current certificate (outer: the certificate
+    row may not exist yet); one statement instead of the ORM loading each object. Built once, then narrowed with
+    ``one_participant`` (for ``participant_row``) or ``many_participants`` (for ``BatchedReads``)."""
     return (
         select(*columns)
         .join(Event, Participant.event_id == Event.id)
@@ -110,14 +125,29 @@ def current_certificate_query(*columns: Any) -> Select[Any]:
             Certificate,
             and_(Certificate.participant_id == Participant.id, Certificate.version == Participant.certificate_version),
         )
-        .where(Participant.id == bindparam("participant"))
     )
 
 
-async def participant_row(connection: AsyncConnection, query: Select[Any], participant_id: int) -> Row[Any]:
-    """The one row of ``query`` for this participant; :class:`ParticipantNotFound` if there is none."""
-    result = await connection.execute(query, {"participant": participant_id})
-    row: Row[Any] | None = cast("Row[Any] | None", result.one_or_none())
+def one_participant(query: Select[Any]) -> Select[Any]:
+    """For ``participant_row`` (the id bound as ``participant``)."""
+    return query.where(Participant.id == bindparam("participant"))
+
+
+def batch_of_one(query: Select[Any]) -> Select[Any]:
+    """For ``BatchedReads`` serving a single job."""
+    return query.where(Participant.id == key_parameter())
+
+
+def many_participants(query: Select[Any]) -> Select[Any]:
+    """For ``BatchedReads`` serving several jobs."""
+    return query.where(Participant.id.in_(keys_parameter()))
+
+
+def participant_row(connection: Connection, query: Select[Any], participant_id: int) -> Row[Any]:
+    """The one row of ``query`` for this participant; :class:`ParticipantNotFound` if there is none (inside a
+    ``Database.run_transaction``)."""
+    result = connection.execute(query, {"participant": participant_id})
+    row = result.one_or_none()
     if row is None:
         raise ParticipantNotFound(f"participant {participant_id} does not exist")
     return row
@@ -134,7 +164,7 @@ _MARK_GENERATED = (
         generated_at=bindparam("at"),
     )
 )
-_CURRENT_CERTIFICATE = current_certificate_query(
+_CERTIFICATE_COLUMNS = current_certificate_query(
     Participant.id.label("participant_id"),
     Participant.name,
     Participant.certificate_version.label("version"),
@@ -149,6 +179,9 @@ _CURRENT_CERTIFICATE = current_certificate_query(
     Certificate.status,
     Certificate.file_path,
 )
+_CURRENT_CERTIFICATE = one_participant(_CERTIFICATE_COLUMNS)
+_CERTIFICATE = batch_of_one(_CERTIFICATE_COLUMNS)
+_CERTIFICATES = many_participants(_CERTIFICATE_COLUMNS)
 
 
 def new_certificate_row(event_id: int, participant_id: int, version: int) -> dict[str, Any]:

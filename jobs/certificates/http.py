@@ -14,6 +14,7 @@ them is the embedding app's decision: it passes its authentication as router dep
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +35,13 @@ PREFIX = "/api/certificates"
 
 @dataclass(frozen=True)
 class CertificateBackends:
-    """What the endpoints work with: the domain database and the queue's read/steer API."""
+    """What the endpoints work with: the domain database, the queue's read/steer API, and the workers' sender
+    (``MAIL_FROM``): with it, send-event creates the pending delivery rows (and their Message-IDs) in one
+    statement when it queues the emails, instead of each email job inserting its own."""
 
     db: Database
     queues: QueueAPI
+    sender: str | None = None
 
 
 BackendsProvider = Callable[[Request], Awaitable[CertificateBackends]]
@@ -58,7 +62,7 @@ def certificate_router(
 
     @router.post("/send-event/{event_id}", dependencies=writes)
     async def send_event(event_id: int, b: CertificateBackends = using) -> JSONResponse:
-        return await _queue_answer(queue_event_emails, b, event_id, "email sending")
+        return await _queue_answer(functools.partial(queue_event_emails, sender=b.sender), b, event_id, "email sending")
 
     @router.get("/queue/status", dependencies=reads)
     async def status(b: CertificateBackends = using) -> JSONResponse:

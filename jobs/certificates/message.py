@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
-
-from ..db.types import utcnow
 
 POLICY = compat32.clone(linesep="\r\n")  # SMTP wants CRLF
 
@@ -32,7 +31,6 @@ class CertificateEmail:
     event_date_text: str
     certificate_number: str
     message_id: str
-    pdf: bytes
 
     @property
     def sender_address(self) -> str:
@@ -45,19 +43,19 @@ def new_message_id(sender: str) -> str:
     return make_msgid(idstring="certificate", domain=domain)
 
 
-def build_message(mail: CertificateEmail) -> bytes:
-    """The complete message, as the bytes to send with DATA."""
+def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
+    """The complete message with ``pdf`` attached, as the bytes to send with DATA."""
     message = MIMEMultipart("mixed", policy=POLICY)
     message["Subject"] = Header(f"Your certificate: {mail.event_name}", "utf-8", header_name="Subject").encode()
     message["From"] = mail.sender
     message["To"] = formataddr((mail.recipient_name, mail.recipient_address))
-    message["Date"] = format_datetime(utcnow())
+    message["Date"] = format_datetime(datetime.now(UTC))  # not ``db.types``: the render processes skip the db
     message["Message-ID"] = mail.message_id
     body = MIMEMultipart("alternative", policy=POLICY)
     body.attach(MIMEText(_text(mail), "plain", "utf-8", policy=POLICY))
     body.attach(MIMEText(_html(mail), "html", "utf-8", policy=POLICY))
     message.attach(body)
-    attachment = MIMEApplication(mail.pdf, "pdf", policy=POLICY)
+    attachment = MIMEApplication(pdf, "pdf", policy=POLICY)
     attachment.add_header("Content-Disposition", "attachment", filename=f"certificate-{mail.certificate_number}.pdf")
     message.attach(attachment)
     return message.as_bytes()

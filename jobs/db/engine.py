@@ -9,15 +9,19 @@ Transactions are kept short for this reason: none spans rendering a PDF or talki
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, event
+from sqlalchemy import Engine, Insert, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from .transactions import TransactionThread
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 
 class Database:
@@ -29,9 +33,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, connect_args=self._connect_args(), **self._pool_args())
         if self.is_sqlite:
             _prepare_sqlite_file(self.url)
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._inserts_ignoring: dict[type[Any], Insert] = {}
+        self._transaction_thread: TransactionThread | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,7 +46,20 @@ class Database:
         return self.sessions()
 
     async def dispose(self) -> None:
+        thread, self._transaction_thread = self._transaction_thread, None
+        if thread is not None:
+            await thread.close()
         await self.engine.dispose()
+
+    async def run_transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in one transaction, for short hot-path transactions (see ``transactions``): on
+        SQLite in one hand-off to this database's transaction thread, on PostgreSQL through the async engine."""
+        if not self.is_sqlite:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        if self._transaction_thread is None:
+            self._transaction_thread = TransactionThread(self.url, _configure_sqlite)
+        return await self._transaction_thread.run(work)
 
     def insert_ignoring(self, model: type[Any]) -> Insert:
         """``INSERT … ON CONFLICT DO NOTHING`` (both backends): the row is written unless a unique key already
@@ -77,8 +95,8 @@ def _prepare_sqlite_file(url: URL) -> None:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we send BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
@@ -91,6 +109,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from jobs import api as project_api
 from jobs.config import AppSettings
-from jobs.db import Database, Participant
+from jobs.db import Database, DeliveryStatus, EmailDelivery, Participant
 from queue_system import QueueConfig
 from queue_system.web import create_app
 from queue_system.web.extensions import install
@@ -55,7 +56,7 @@ async def status(http: httpx.AsyncClient, event_id: int | None = None) -> dict[s
 async def test_generate_status_send_and_clean_answer_in_the_seeds_shapes(
     http: httpx.AsyncClient, database: Database, certificate_worker: type
 ) -> None:
-    event_id, _ = await create_event(database, ["Ñandú Çelik", "Ахмед", "Nguyễn Thị Hồng"])
+    event_id, ids = await create_event(database, ["Ñandú Çelik", "Ахмед", "Nguyễn Thị Hồng"])
     other_event, _ = await create_event(database, ["Jürgen Groß"])
 
     body = await post(http, f"/generate-event/{event_id}")
@@ -76,6 +77,9 @@ async def test_generate_status_send_and_clean_answer_in_the_seeds_shapes(
     sent = await post(http, f"/send-event/{event_id}")
     assert sent["message"] == "Added 3 email sending jobs to queue"
     assert sent["data"]["queue_info"]["name"] == "email-sending"
+    async with database.session() as session:  # the delivery rows come with the queueing, before any job runs
+        pending = list(await session.scalars(select(EmailDelivery.status).where(EmailDelivery.participant_id.in_(ids))))
+    assert pending == [DeliveryStatus.PENDING] * 3
     await run_burst(certificate_worker, queues=["email-sending"])
     overall = await status(http)
     assert "event" not in overall["email_queue"]
