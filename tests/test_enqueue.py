@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -16,10 +17,12 @@ from queue_system import (
     Priority,
     QueueConfig,
     SerializationError,
+    Unique,
     use_client,
 )
 from queue_system.keys import queue_key
 from tests.app.jobs import echo, ordered
+from tests.support.indexes import assert_indexes_exact
 
 
 async def test_enqueue_by_name_writes_an_arq_job(client: Client) -> None:
@@ -94,6 +97,35 @@ async def test_bulk_enqueue_of_ten_thousand_is_one_round_trip(client: Client, mo
     assert executes == 1
     assert sum(j.duplicate for j in jobs) == 1
     assert await client.queue_size("alpha") == 10_001
+
+
+async def test_a_mixed_bulk_call_leaves_queues_indexes_and_counters_exact(client: Client) -> None:
+    """enqueue.lua writes the queue and index members of new jobs with ids it drew once per key at the end of the
+    call; jobs with chosen ids, unique keys and debounced replacements in between must see what came before."""
+    debounce = Unique.debounce(60, key=lambda *_args: "one-key")
+    requests = [JobRequest("echo", (i,), queue=("alpha", "beta")[i % 2], tags={"t": str(i % 3)}) for i in range(700)]
+    requests[100:100] = [JobRequest("echo", ("chosen",), queue="alpha", job_id="chosen-1")] * 2
+    requests[300:300] = [
+        JobRequest("echo", ("first",), queue="alpha", unique=debounce),
+        JobRequest("echo", ("second",), queue="alpha", unique=debounce, defer_by=120),  # moves the first's time
+    ]
+    requests[500:500] = [JobRequest("echo", ("later",), queue="beta", defer_by=30, tags={"t": "x"})]
+    jobs = await client.enqueue_many(requests)
+
+    assert [j.duplicate for j in jobs].count(True) == 1  # the second chosen id
+    assert jobs[300].job_id == jobs[301].job_id  # the debounced second enqueue replaced the first in place
+    debounced_due_s = (await client.redis.zscore(queue_key("alpha"), jobs[300].job_id)) / 1000
+    assert debounced_due_s > time.time() + 100  # the second's due time, not the first's
+    created = sorted({j.job_id for j in jobs if not j.duplicate})
+    assert len(created) == 703
+    assert await client.queue_size("alpha") + await client.queue_size("beta") == 703
+    indexes = await assert_indexes_exact(client, created)
+    queue_scores = dict(await client.redis.zrange(queue_key("alpha"), 0, -1, withscores=True))
+    by_function = dict(
+        await client.redis.zrange(f"{client.keys.prefix}:jobs:alpha:waiting:fn:echo", 0, -1, withscores=True)
+    )
+    assert by_function and all(queue_scores[member] == score for member, score in by_function.items())  # run order
+    assert sum(len(members) for key, members in indexes.items() if key.endswith(":waiting:fn:echo")) == 701
 
 
 async def test_unserializable_argument_raises_and_writes_nothing(client: Client) -> None:

@@ -20,7 +20,8 @@ ARGV[1] now ms   ARGV[2] key prefix ("qs")
 ARGV[3] JSON array of jobs: [id, payload, ttl ms, due ms, priority, queue name, queue key, function, tags json, force,
         unique mode, unique lock key, lock ttl ms, limit key]
         (all strings; force "1" replaces an existing result, for failed-store retries, and re-opens the job's batch:
-        include/batch.lua; the last four are optional: unique mode "" = none, else active | ttl | debounce
+        include/batch.lua; force "n": the client drew the id at random just now, so nothing of it can exist and it
+        is not looked up; the last four are optional: unique mode "" = none, else active | ttl | debounce
         (include/unique.lua); limit key = the job's keyed rate limit key, kept in its record (field "rk") for
         claim.lua)
 Returns per job: 1 (created), 0 (id taken), "d:<id>" (the unique key's owner, nothing written) or "r:<id>" (the
@@ -33,11 +34,13 @@ local jobs = cjson.decode(ARGV[3])
 local created = {}
 local woken = {}
 local seqs = {}  -- queue -> last sequence number handed out in this call (written back once at the end)
+zadd_buffer = {}  -- queue and index members of new plain jobs, written once per key (include/state.lua)
 for i, job in ipairs(jobs) do
   local id, payload, ttl, due, priority, queue, qkey, fn, tags, force =
     job[1], job[2], job[3], tonumber(job[4]), job[5], job[6], job[7], job[8], job[9], job[10]
   local job_key, result_key, meta = "arq:job:" .. id, "arq:result:" .. id, prefix .. ":meta:" .. id
   local umode, lock = job[11], job[12]
+  if force ~= "n" or (umode and umode ~= "") then flush_zadds() end  -- it may read what is buffered
   local owner, verdict = nil, nil
   if umode and umode ~= "" then owner, verdict = unique_owner(prefix, id, umode, lock) end
   if verdict == "d" then
@@ -50,7 +53,7 @@ for i, job in ipairs(jobs) do
       redis.call("DEL", result_key)
     end
     -- one lookup in the common case (a new id); a second only when something of that id exists
-    local found = redis.call("EXISTS", job_key, result_key, meta) > 0
+    local found = force ~= "n" and redis.call("EXISTS", job_key, result_key, meta) > 0
     if found and force ~= "1" and redis.call("EXISTS", job_key, result_key) > 0 then
       created[i] = 0
     else
@@ -71,7 +74,7 @@ for i, job in ipairs(jobs) do
         score, state = tonumber(priority) * 1e11 + (seqs[queue] % 1e11), "waiting"
       end
       redis.call("SET", job_key, payload, "PX", ttl)
-      redis.call("ZADD", qkey, score, id)
+      zadd(qkey, score, id)
       if tags ~= "{}" then
         redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1], "tg", tags)
       else
@@ -95,5 +98,6 @@ end
 for queue, seq in pairs(seqs) do
   redis.call("SET", prefix .. ":seq:" .. queue, seq)
 end
+flush_zadds()
 flush_counts()
 return created

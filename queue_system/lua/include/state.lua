@@ -132,11 +132,41 @@ local function index_score(queue, id, state, at_ms, score)
   return score or redis.call("ZSCORE", queue_key_of(queue), id) or at_ms
 end
 
+-- zadd(key, score, id): ZADD now, or, while a script buffers (zadd_buffer is a table: enqueue.lua, for jobs with
+-- ids it drew itself), once per key for the whole call in flush_zadds(): a bulk enqueue then writes its queue and
+-- index members with two commands per key instead of two per job. A script that reads a sorted set it may have
+-- added to must flush first.
+local zadd_buffer = nil
+local ZADD_ARGS = 4000  -- scores and members per ZADD (Lua's C stack takes about 8000 values)
+local function zadd(key, score, id)
+  if not zadd_buffer then
+    redis.call("ZADD", key, score, id)
+    return
+  end
+  local pending = zadd_buffer[key]
+  if not pending then
+    pending = {}
+    zadd_buffer[key] = pending
+  end
+  pending[#pending + 1] = score
+  pending[#pending + 1] = id
+end
+
+local function flush_zadds()
+  if not zadd_buffer then return end
+  for key, pending in pairs(zadd_buffer) do
+    for i = 1, #pending, ZADD_ARGS do
+      redis.call("ZADD", key, unpack(pending, i, math.min(i + ZADD_ARGS - 1, #pending)))
+    end
+  end
+  zadd_buffer = {}
+end
+
 local function index_add(prefix, id, queue, state, fn, tags, at_ms, score)
   local keys = index_keys(prefix, queue, state, fn, tags)
   if #keys == 0 then return end
   local at = index_score(queue, id, state, at_ms, score)
-  for _, key in ipairs(keys) do redis.call("ZADD", key, at, id) end
+  for _, key in ipairs(keys) do zadd(key, at, id) end
 end
 
 local function index_remove(prefix, id, queue, state, fn, tags)
