@@ -143,11 +143,7 @@ local function zadd(key, score, id)
     redis.call("ZADD", key, score, id)
     return
   end
-  local pending = zadd_buffer[key]
-  if not pending then
-    pending = {}
-    zadd_buffer[key] = pending
-  end
+  local pending = slot(zadd_buffer, key)
   pending[#pending + 1] = score
   pending[#pending + 1] = id
 end
