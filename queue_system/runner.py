@@ -143,13 +143,10 @@ class WorkerRuntime:
 
     async def _begin(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobCall:
         job_id = str(ctx["job_id"])
+        fallback_queue = ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
         meta: dict[str, str] | None = ctx.get(CTX_META)  # our engine's claim brings the record
-        if meta is None or not meta.get("q"):
-            fallback_queue = ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
-            if meta is None:
-                meta = await self._load_meta(job_id, fallback_queue)
-        else:
-            fallback_queue = meta["q"]
+        if meta is None:  # under arq's own Worker
+            meta = await self._load_meta(job_id, fallback_queue)
         job_try = int(ctx.get("job_try", 1))
         call = JobCall(
             ctx=ctx,
