@@ -40,7 +40,10 @@ async def test_a_queue_keeps_its_last_completed_and_failed_records(client: Clien
     """The product seed's policy: keep 10 completed and 5 failed; the rest go with their results and logs."""
     api = QueueAPI(client)
     settings = settings_with(config, alpha=QueueRetention.of(completed=10, failed=5))
-    ok = await client.enqueue_many([JobRequest("echo", (i,), queue="alpha", tags={"b": "1"}) for i in range(30)])
+    # 3 ms each, so no two finish in the same millisecond (the index's score): a tie sorts by id, not by order
+    ok = await client.enqueue_many(
+        [JobRequest("sleeper", (0.003, str(i)), queue="alpha", tags={"b": "1"}) for i in range(30)]
+    )
     bad = await client.enqueue_many([JobRequest("fails_permanently", ("key",), queue="alpha") for _ in range(12)])
     await run_burst(settings, concurrency=1)
     (stats,) = await api.stats("alpha")
