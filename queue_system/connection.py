@@ -17,10 +17,12 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from redis.utils import HIREDIS_AVAILABLE
 
 from .config import QueueConfig
 from .errors import RedisUnavailable
@@ -106,19 +108,36 @@ class _DirectWrite:
             await parent.send_packed_command([], check_health=False)
 
 
-_DIRECT_WRITE_CLASSES: dict[type, type] = {}
+class _CPacking:
+    """A connection mixin: commands are packed by hiredis (C), as redis-py's synchronous client already does.
+
+    redis-py's asyncio connection packs each argument in Python (encode, then join onto a growing buffer): 0.65 ms
+    for a bulk enqueue's 1000 payloads against 0.14 ms in hiredis, and a few microseconds on every small command.
+    The same type rules hold: str, bytes, int and float are accepted; anything else raises redis-py's DataError.
+    """
+
+    _packer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        packed: list[bytes] = self._packer.pack(*args)
+        return packed
+
+
+_FAST_CLASSES: dict[type, type] = {}
 
 
 P = TypeVar("P", bound=ConnectionPool)
 
 
-def _with_direct_write(pool: P) -> P:
-    """Give ``pool``'s connections :class:`_DirectWrite` (on whichever class the URL chose: TCP, TLS, unix)."""
+def _with_fast_io(pool: P) -> P:
+    """Give ``pool``'s connections :class:`_DirectWrite` and, with hiredis, :class:`_CPacking` (on whichever
+    class the URL chose: TCP, TLS, unix)."""
     base = pool.connection_class
     if not issubclass(base, _DirectWrite):
-        if base not in _DIRECT_WRITE_CLASSES:
-            _DIRECT_WRITE_CLASSES[base] = type(f"DirectWrite{base.__name__}", (_DirectWrite, base), {})
-        pool.connection_class = _DIRECT_WRITE_CLASSES[base]
+        if base not in _FAST_CLASSES:
+            mixins = (_CPacking, _DirectWrite) if HIREDIS_AVAILABLE else (_DirectWrite,)
+            _FAST_CLASSES[base] = type(f"Fast{base.__name__}", (*mixins, base), {})
+        pool.connection_class = _FAST_CLASSES[base]
     return pool
 
 
@@ -154,7 +173,7 @@ def create_redis(config: QueueConfig, codec: PayloadCodec, *, socket_timeout_s: 
         pool = _QuickBlockingConnectionPool.from_url(
             config.redis_url, max_connections=config.max_connections, timeout=config.pool_timeout_s, **kwargs
         )
-    return ArqRedis(_with_direct_write(pool), job_serializer=codec.serialize, job_deserializer=codec.deserialize)
+    return ArqRedis(_with_fast_io(pool), job_serializer=codec.serialize, job_deserializer=codec.deserialize)
 
 
 def _sentinel_pool(config: QueueConfig, kwargs: dict[str, Any]) -> SentinelConnectionPool:
@@ -182,7 +201,7 @@ def _sentinel_pool(config: QueueConfig, kwargs: dict[str, Any]) -> SentinelConne
         **auth,
         **kwargs,
     )
-    return _with_direct_write(pool)
+    return _with_fast_io(pool)
 
 
 async def close_redis(redis: ArqRedis) -> None:
