@@ -69,6 +69,7 @@ LAYERS: dict[str, int] = {
     "backlog": 4,  # oldest waiting age
     "admission": 4,
     "throttle": 4,  # the shared rate limiter for requests, not jobs (its Lua in scripts)
+    "enqueue_wire": 4,  # how prepared jobs become enqueue.lua calls (compact runs of plain jobs)
     # 5: the middleware package (any submodule)
     "middleware": 5,
     # 5: a worker's companion task (heartbeats, stats flush, retiring)

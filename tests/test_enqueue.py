@@ -128,6 +128,27 @@ async def test_a_mixed_bulk_call_leaves_queues_indexes_and_counters_exact(client
     assert sum(len(members) for key, members in indexes.items() if key.endswith(":waiting:fn:echo")) == 701
 
 
+async def test_a_bulk_call_keeps_its_order_and_each_handle_names_its_own_job(client: Client) -> None:
+    """Runs of plain jobs travel compactly (one shape, the ids in one string, bare payloads) and jobs that differ
+    (tags, a chosen id, another priority) cut the runs: FIFO numbers must still follow the call's order, across
+    several script calls, and every handle's id must hold the arguments it was enqueued with."""
+    requests = [JobRequest("echo", (i,), queue="alpha", tags={"n": "x"} if i % 400 == 7 else {}) for i in range(2600)]
+    requests[1200:1200] = [JobRequest("echo", ("chosen",), queue="alpha", job_id="chosen-a")]
+    requests[1500:1500] = [JobRequest("echo", ("urgent",), queue="alpha", priority=Priority.HIGH)]
+    jobs = await client.enqueue_many(requests)
+
+    assert len({j.job_id for j in jobs}) == len(requests) and not any(j.duplicate for j in jobs)
+    assert all(j.queue == "alpha" for j in jobs)
+    in_run_order = [m.decode() for m in await client.redis.zrange(queue_key("alpha"), 0, -1)]
+    urgent = jobs[1500].job_id
+    assert in_run_order[0] == urgent  # the higher priority first, then the rest in the call's order
+    assert in_run_order[1:] == [j.job_id for j in jobs if j.job_id != urgent]
+    payloads = await client.redis.mget([f"arq:job:{j.job_id}" for j in jobs])
+    assert [client.codec.deserialize(p)["a"] for p in payloads] == [list(r.args) for r in requests]
+    tagged = await client.redis.hget(f"{client.keys.prefix}:meta:{jobs[7].job_id}", "tg")
+    assert tagged == b'{"n":"x"}'
+
+
 async def test_unserializable_argument_raises_and_writes_nothing(client: Client) -> None:
     before = await client.redis.dbsize()
     with pytest.raises(SerializationError):

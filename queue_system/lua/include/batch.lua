@@ -46,14 +46,7 @@ local function batch_insert(prefix, now, entry, seen)
     move(prefix, id, old[2] or queue, old[3], old[1], false, now, old[4])
     redis.call("DEL", meta, prefix .. ":logs:" .. id)
   end
-  local score, state
-  if due > now then
-    score, state = due + (tonumber(priority) + 1) / 10, "delayed"
-  else
-    local seq = (seen[queue] or tonumber(redis.call("GET", prefix .. ":seq:" .. queue) or "0")) + 1
-    seen[queue] = seq
-    score, state = tonumber(priority) * 1e11 + (seq % 1e11), "waiting"
-  end
+  local score, state = queued_score(prefix, queue, priority, due, now, seen)
   if seen[queue] == nil then seen[queue] = false end  -- woken, no sequence number taken
   redis.call("SET", "arq:job:" .. id, payload, "PX", ttl)
   redis.call("ZADD", qkey, score, id)

@@ -132,6 +132,16 @@ local function index_score(queue, id, state, at_ms, score)
   return score or redis.call("ZSCORE", queue_key_of(queue), id) or at_ms
 end
 
+-- queued_score(prefix, queue, priority, due, now, seqs): a new job's queue score and state (enqueue.lua's header
+-- explains the score): delayed when due later, else waiting with the queue's next FIFO number. seqs[queue] holds
+-- the last number this script handed out (false or nil: none yet); the caller writes it back once at the end.
+local function queued_score(prefix, queue, priority, due, now, seqs)
+  if due > now then return due + (tonumber(priority) + 1) / 10, "delayed" end
+  local seq = (seqs[queue] or tonumber(redis.call("GET", prefix .. ":seq:" .. queue) or "0")) + 1
+  seqs[queue] = seq
+  return tonumber(priority) * 1e11 + (seq % 1e11), "waiting"
+end
+
 -- zadd(key, score, id): ZADD now, or, while a script buffers (zadd_buffer is a table: enqueue.lua, for jobs with
 -- ids it drew itself), once per key for the whole call in flush_zadds(): a bulk enqueue then writes its queue and
 -- index members with two commands per key instead of two per job. A script that reads a sorted set it may have
