@@ -7,7 +7,6 @@ payload format is exactly arq's, so arq workers and ``arq.jobs.Job`` read these 
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,6 +69,9 @@ class Job:
     a unique key returned an earlier job (whose id ``job_id`` then is). ``replaced`` is true when a debounced
     enqueue replaced the waiting job's arguments and delay (same id)."""
 
+    # slots: a bulk enqueue returns thousands of handles nobody reads, and each __dict__ was one more allocation
+    __slots__ = ("_arq_job", "client", "duplicate", "job_id", "queue", "replaced")
+
     def __init__(
         self, client: Client, job_id: str, queue: str, *, duplicate: bool = False, replaced: bool = False
     ) -> None:
@@ -78,15 +80,18 @@ class Job:
         self.queue = queue
         self.duplicate = duplicate
         self.replaced = replaced
+        self._arq_job: ArqJob | None = None
 
-    @functools.cached_property
-    def _arq(self) -> ArqJob:  # made on first use: a bulk enqueue returns thousands of handles nobody reads
-        return ArqJob(
-            self.job_id,
-            self.client.redis,
-            _queue_name=queue_key(self.queue),
-            _deserializer=self.client.codec.deserialize,
-        )
+    @property
+    def _arq(self) -> ArqJob:  # made on first use, for the same reason
+        if self._arq_job is None:
+            self._arq_job = ArqJob(
+                self.job_id,
+                self.client.redis,
+                _queue_name=queue_key(self.queue),
+                _deserializer=self.client.codec.deserialize,
+            )
+        return self._arq_job
 
     async def status(self) -> JobStatus:
         return await self._arq.status()
@@ -201,7 +206,7 @@ class Client:
         return [
             _job_of(self, job_id, queue, answer)
             for call, call_answers in zip(calls, answers, strict=True)
-            for (job_id, queue), answer in zip(call.jobs, call_answers, strict=True)
+            for job_id, queue, answer in zip(call.ids, call.queues, call_answers, strict=True)
         ]
 
     def _prepare_any(self, request: JobRequest, info: FunctionInfo) -> PreparedJob:
@@ -262,7 +267,10 @@ class Client:
 
     def _payload(self, request: JobRequest, info: FunctionInfo, now_ms: int) -> bytes:
         """arq's job payload (function, args, kwargs, enqueue time), encrypted for sensitive functions."""
-        data = {"t": None, "f": request.function, "a": list(request.args), "k": dict(request.kwargs), "et": now_ms}
+        args, kwargs = request.args, request.kwargs  # (JSON makes a tuple an array: copied only when it must be)
+        args = args if type(args) is tuple or type(args) is list else list(args)
+        kwargs = kwargs if type(kwargs) is dict else dict(kwargs)
+        data = {"t": None, "f": request.function, "a": args, "k": kwargs, "et": now_ms}
         return self.codec.serialize(data, sensitive=info.sensitive)
 
     def _job_entry(

@@ -31,10 +31,11 @@ ID_BYTES = 16  # random bytes per drawn id (32 hex digits, like arq's uuid4().he
 
 @dataclass(slots=True)
 class ScriptCall:
-    """One enqueue.lua call: its arguments after the time and prefix, and (id, queue) of each job, in order."""
+    """One enqueue.lua call: its arguments after the time and prefix, and each job's id and queue, in order."""
 
     args: ScriptArgs
-    jobs: list[tuple[str, str]]
+    ids: list[str]
+    queues: list[str]
 
 
 def script_calls(prepared: list[PreparedJob]) -> list[ScriptCall]:
@@ -59,13 +60,12 @@ def script_calls(prepared: list[PreparedJob]) -> list[ScriptCall]:
 
 
 def _entries_call(entries: list[list[str]]) -> ScriptCall:
-    return ScriptCall([orjson.dumps(entries)], [(entry[0], entry[5]) for entry in entries])
+    return ScriptCall([orjson.dumps(entries)], [entry[0] for entry in entries], [entry[5] for entry in entries])
 
 
 def _run_call(shape: PlainShape, jobs: list[PlainJob]) -> ScriptCall:
     ids = os.urandom(ID_BYTES * len(jobs)).hex()
     width = 2 * ID_BYTES
-    queue = shape[2]
     args: ScriptArgs = [EMPTY_ENTRIES, orjson.dumps(shape), ids]
     args += [payload for _, payload in jobs]
-    return ScriptCall(args, [(ids[at : at + width], queue) for at in range(0, len(ids), width)])
+    return ScriptCall(args, [ids[at : at + width] for at in range(0, len(ids), width)], [shape[2]] * len(jobs))

@@ -37,8 +37,30 @@ local now, prefix = tonumber(ARGV[1]), ARGV[2]
 local created = {}
 local woken = {}
 local seqs = {}  -- queue -> last sequence number handed out in this call (written back once at the end)
-local stats_keys, stats_fields = {}, {}  -- built once per queue / function, not per job
 zadd_buffer = {}  -- queue and index members of new plain jobs, written once per key (include/state.lua)
+
+-- write_job: a new job's payload and record; returns the record's key.
+local function write_job(id, payload, ttl, priority, queue, fn, tags, state)
+  redis.call("SET", "arq:job:" .. id, payload, "PX", ttl)
+  local meta = prefix .. ":meta:" .. id
+  if tags ~= "{}" then
+    redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1], "tg", tags)
+  else
+    redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1])
+  end
+  return meta
+end
+
+-- created_in: n new jobs of a function in a queue: metrics.py's enqueued total, and the queue's wake-up token.
+local function created_in(queue, fn, n)
+  bump(prefix .. ":stats:" .. queue, "enqueued:" .. fn, n)
+  if not woken[queue] then
+    woken[queue] = true
+    redis.call("SADD", prefix .. ":queues", queue)
+    redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")
+    redis.call("LTRIM", prefix .. ":wake:" .. queue, 0, 0)
+  end
+end
 
 -- create: one job (the fields as in the header; umode, lock, lock_ttl and limit_key may be nil); its answer.
 local function create(id, payload, ttl, due, priority, queue, qkey, fn, tags, force, umode, lock, lock_ttl, limit_key)
@@ -51,72 +73,64 @@ local function create(id, payload, ttl, due, priority, queue, qkey, fn, tags, fo
     debounce_replace(prefix, owner, payload, ttl, due, priority, queue, qkey, ARGV[1])
     return "r:" .. owner
   end
-  local job_key, meta = "arq:job:" .. id, prefix .. ":meta:" .. id
-  local old = nil
   if force ~= "n" then
-    local result_key = "arq:result:" .. id
+    local job_key, result_key, meta = "arq:job:" .. id, "arq:result:" .. id, prefix .. ":meta:" .. id
     if force == "1" then redis.call("DEL", result_key) end
     -- one lookup in the common case (a new id); a second only when something of that id exists
     if redis.call("EXISTS", job_key, result_key, meta) > 0 then
       if force ~= "1" and redis.call("EXISTS", job_key, result_key) > 0 then return 0 end
-      old = redis.call("HMGET", meta, "s", "q", "tg", "f")
+      local old = redis.call("HMGET", meta, "s", "q", "tg", "f")
+      if old[1] then
+        local old_queue = old[2] or queue
+        if (old[1] == "waiting" or old[1] == "delayed" or old[1] == "retrying") and old_queue ~= queue then
+          redis.call("ZREM", queue_key_of(old_queue), id)
+        end
+        move(prefix, id, old_queue, old[3], old[1], false, now, old[4])
+        redis.call("DEL", meta, prefix .. ":logs:" .. id)
+      end
     end
-  end
-  if old and old[1] then
-    local old_queue = old[2] or queue
-    if (old[1] == "waiting" or old[1] == "delayed" or old[1] == "retrying") and old_queue ~= queue then
-      redis.call("ZREM", queue_key_of(old_queue), id)
-    end
-    move(prefix, id, old_queue, old[3], old[1], false, now, old[4])
-    redis.call("DEL", meta, prefix .. ":logs:" .. id)
   end
   local score, state = queued_score(prefix, queue, priority, due, now, seqs)
-  redis.call("SET", job_key, payload, "PX", ttl)
+  local meta = write_job(id, payload, ttl, priority, queue, fn, tags, state)
   zadd(qkey, score, id)
-  if tags ~= "{}" then
-    redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1], "tg", tags)
-  else
-    redis.call("HSET", meta, "q", queue, "p", priority, "f", fn, "s", state, "et", ARGV[1])
-  end
   if limit_key and limit_key ~= "" then redis.call("HSET", meta, "rk", limit_key) end
   if unique then redis.call("SET", lock, id, "PX", lock_ttl) end
   move(prefix, id, queue, tags, false, state, now, fn, score)
   if force == "1" then batch_reopen(prefix, id, tags) end  -- a failed-store retry re-opens its batch
-  local stats_key, stats_field = stats_keys[queue], stats_fields[fn]
-  if not stats_key then
-    stats_key = prefix .. ":stats:" .. queue
-    stats_keys[queue] = stats_key
-  end
-  if not stats_field then
-    stats_field = "enqueued:" .. fn
-    stats_fields[fn] = stats_field
-  end
-  bump(stats_key, stats_field, 1)  -- metrics.py's enqueued total (by function)
-  if not woken[queue] then
-    woken[queue] = true
-    redis.call("SADD", prefix .. ":queues", queue)
-    redis.call("LPUSH", prefix .. ":wake:" .. queue, "1")
-    redis.call("LTRIM", prefix .. ":wake:" .. queue, 0, 0)
-  end
+  created_in(queue, fn, 1)
   return 1
+end
+
+-- create_run: the run of plain jobs (ARGV[4..]): each written as create() writes a new id that is ready now,
+-- with what is the same for the whole run (counters, index keys, the wake-up) done once, and the queue and
+-- index members added in one ZADD per key.
+local function create_run(run, ids, first)
+  local ttl, priority, queue, qkey, fn, tags = run[1], run[2], run[3], run[4], run[5], run[6]
+  local members = {}
+  for k = first, #ARGV do
+    local at = (k - first) * 32
+    local id = string.sub(ids, at + 1, at + 32)
+    local score = queued_score(prefix, queue, priority, now, now, seqs)
+    write_job(id, ARGV[k], ttl, priority, queue, fn, tags, "waiting")
+    members[#members + 1] = score
+    members[#members + 1] = id
+    created[#created + 1] = 1
+  end
+  local n = #ARGV - first + 1
+  zadd_pairs(qkey, members)
+  for _, key in ipairs(index_keys(prefix, queue, "waiting", fn, tags)) do zadd_pairs(key, members) end
+  count(prefix, queue, tags, "waiting", n, fn)
+  created_in(queue, fn, n)
 end
 
 for _, job in ipairs(cjson.decode(ARGV[3])) do
   created[#created + 1] = create(job[1], job[2], job[3], tonumber(job[4]), job[5], job[6], job[7], job[8], job[9],
     job[10], job[11], job[12], job[13], job[14])
 end
-if ARGV[4] then
-  local run, ids = cjson.decode(ARGV[4]), ARGV[5]
-  local ttl, priority, queue, qkey, fn, tags = run[1], run[2], run[3], run[4], run[5], run[6]
-  for k = 6, #ARGV do
-    local at = (k - 6) * 32
-    created[#created + 1] = create(string.sub(ids, at + 1, at + 32), ARGV[k], ttl, now, priority, queue, qkey, fn,
-      tags, "n")
-  end
-end
+flush_zadds()
+if ARGV[4] then create_run(cjson.decode(ARGV[4]), ARGV[5], 6) end
 for queue, seq in pairs(seqs) do
   redis.call("SET", prefix .. ":seq:" .. queue, seq)
 end
-flush_zadds()
 flush_counts()
 return created

@@ -158,13 +158,16 @@ local function zadd(key, score, id)
   pending[#pending + 1] = id
 end
 
+-- zadd_pairs(key, flat): ZADD a flat list of score, member pairs, in as few commands as Lua's stack allows
+local function zadd_pairs(key, flat)
+  for i = 1, #flat, ZADD_ARGS do
+    redis.call("ZADD", key, unpack(flat, i, math.min(i + ZADD_ARGS - 1, #flat)))
+  end
+end
+
 local function flush_zadds()
   if not zadd_buffer then return end
-  for key, pending in pairs(zadd_buffer) do
-    for i = 1, #pending, ZADD_ARGS do
-      redis.call("ZADD", key, unpack(pending, i, math.min(i + ZADD_ARGS - 1, #pending)))
-    end
-  end
+  for key, pending in pairs(zadd_buffer) do zadd_pairs(key, pending) end
   zadd_buffer = {}
 end
 
