@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from queue_system import ConfigError
+
 DEFAULT_DATA_DIR = Path(".qs/data")
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:1025"
 
@@ -47,7 +49,7 @@ _ENV_NAMES = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError, ValueError):
     """An application setting is missing or invalid."""
 
 

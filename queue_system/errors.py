@@ -28,13 +28,21 @@ middleware can tell "try again later" from "this went wrong" without string matc
     │   ├── FunctionNotFound         no function registered under the job's name
     │   └── WorkerLost               the job's worker died too many times while running it
     └── JobTimeout                   the job ran longer than its timeout (retried by policy)
+
+Each class carries ``http_status``, how the HTTP API answers when it reaches a request (default 400).
+Applications root their own errors here too (jobs/errors.py).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class QueueSystemError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose (and of the applications' own: jobs/errors.py)."""
+
+    #: how an HTTP API answers when this error reaches it (web/errors.py): the error knows what it means
+    http_status: ClassVar[int] = 400
 
 
 class ConfigError(QueueSystemError):
@@ -69,14 +77,20 @@ class UnknownPriority(EnqueueError):
 class RedisUnavailable(QueueSystemError):
     """Redis could not be reached within the configured time."""
 
+    http_status = 503
+
 
 class JobNotFound(QueueSystemError):
     """No job (or failed-store entry) with this id exists."""
+
+    http_status = 404
 
 
 class JobAlreadyStarted(QueueSystemError):
     """A deferred job could not be rescheduled or cancelled: it already started (or finished). ``state`` says
     which; the job itself is left as it is."""
+
+    http_status = 409
 
     def __init__(self, job_id: str, state: str) -> None:
         super().__init__(f"job {job_id} already {'started' if state == 'active' else state}; it was not changed")
@@ -86,6 +100,8 @@ class JobAlreadyStarted(QueueSystemError):
 
 class ScheduleNotFound(QueueSystemError):
     """No schedule (declared or added at run time) has this name."""
+
+    http_status = 404
 
 
 class BatchNotFound(JobNotFound):
@@ -110,6 +126,8 @@ class UnknownState(QueueSystemError):
 
 class JobStateConflict(QueueSystemError):
     """The job exists, but its state does not allow the action (removing a running job, retrying a waiting one)."""
+
+    http_status = 409
 
 
 class JobAborted(QueueSystemError):

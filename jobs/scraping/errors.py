@@ -11,7 +11,7 @@
     ├── TemplateError                      send-email's template is missing or its data incomplete
     └── DeliveryRejected                   a webhook endpoint or mail server refused for good (4xx / 5xx SMTP)
 
-    TransientFetchError (Exception)       retried by the job's backoff policy
+    TransientFetchError (jobs.errors.AppError)  retried by the job's backoff policy
     ├── ServerError                        5xx
     ├── FetchTimeout                       no answer in time
     └── ConnectionFailed                   could not connect
@@ -25,6 +25,8 @@ in-line (the host is paused after a 429 another process saw): the same answer, f
 from __future__ import annotations
 
 from queue_system import PermanentFailure
+
+from ..errors import AppError
 
 
 class ScrapeParseError(PermanentFailure):
@@ -64,8 +66,10 @@ class DeliveryRejected(PermanentFailure):
     """The receiving side refused the notification with a final answer."""
 
 
-class TransientFetchError(Exception):
+class TransientFetchError(AppError):
     """A request failed in a way that may well succeed later."""
+
+    http_status = 502  # (an upstream's failure)
 
 
 class ServerError(TransientFetchError):

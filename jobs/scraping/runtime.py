@@ -27,6 +27,7 @@ from ..certificates.smtp import SmtpConfig, SmtpPool
 from ..config import AppSettings
 from ..db import Database
 from ..db.migrate import current_revision, head_revision
+from ..errors import DatabaseNotMigrated
 from ..worker_resources import Hook, resources_in
 from .http import Fetcher, tls_context
 from .mail import TemplateRenderer
@@ -36,10 +37,6 @@ from .settings import HostLimit, ScraperSettings
 CTX_KEY = "scraping"
 SettingsFactory = Callable[[], tuple[AppSettings, ScraperSettings]]
 log = get_logger(__name__)
-
-
-class DatabaseNotMigrated(RuntimeError):
-    """The database schema is behind the code."""
 
 
 @dataclass

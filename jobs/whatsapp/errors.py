@@ -1,6 +1,6 @@
 """What can go wrong in the WhatsApp system, split by what the blast and the queue should do about it.
 
-CloudApiError (Exception)              an answer (or the lack of one) from the Cloud API
+CloudApiError (jobs.errors.AppError)   an answer (or the lack of one) from the Cloud API
 ├── Throttled                           429, or Graph codes 4 / 80007 / 130429 / 131048 / 131056: wait
 │                                       ``retry_after_s`` and send again; no recipient attempt is used up
 ├── CloudServerError                    5xx: not taken, safe to send again later (retryable)
@@ -18,13 +18,15 @@ PermanentFailure (queue_system)        fail at once, into the failed store with 
 ├── NoValidRecipients                   every number given was invalid (each with its reason)
 └── BlastNotEditable                    the blast already started, finished or was cancelled
 
-BlastIncomplete (Exception)             a run left recipients to retry (5xx, unreachable): the job retries
+BlastIncomplete (jobs.errors.AppError)  a run left recipients to retry (5xx, unreachable): the job retries
 BlastThrottled (BlastIncomplete)        the API asked for a longer pause than a run waits in place
 """
 
 from __future__ import annotations
 
 from queue_system import PermanentFailure
+
+from ..errors import AppError
 
 # Graph API error codes that mean "slow down" rather than "no": app/WABA/throughput/spam/pair rate limits.
 THROTTLE_CODES = frozenset({4, 80007, 130429, 131048, 131056})
@@ -33,8 +35,10 @@ BLAST_FATAL_CODES = frozenset({0, 3, 10, 190, 200, 368, 131005, 131031, 131042, 
 BLAST_FATAL_STATUSES = frozenset({401, 403})
 
 
-class CloudApiError(Exception):
+class CloudApiError(AppError):
     """The Cloud API did not accept a request; ``status`` is the HTTP status (0 when there was no answer)."""
+
+    http_status = 502  # (an upstream's answer, whatever its own status was)
 
     def __init__(self, message: str, *, status: int = 0, code: int | None = None) -> None:
         super().__init__(message)
@@ -79,9 +83,13 @@ class WhatsAppNotConfigured(PermanentFailure):
 class BlastNotFound(PermanentFailure, LookupError):
     """No blast with this id."""
 
+    http_status = 404
+
 
 class TemplateNotFound(PermanentFailure, LookupError):
     """No template with this id, or this name and language."""
+
+    http_status = 404
 
 
 class TemplateNotApproved(PermanentFailure):
@@ -100,7 +108,7 @@ class BlastNotEditable(PermanentFailure):
     """The blast is past the point where it can be changed or cancelled (started, finished, cancelled)."""
 
 
-class BlastIncomplete(Exception):
+class BlastIncomplete(AppError):
     """A run ended with recipients still to be sent (a 5xx answer, no connection); a later run sends them."""
 
 

@@ -1,38 +1,16 @@
-"""Framework errors as HTTP answers with a message: never a 500 for a bad id, state, queue name or filter."""
+"""Framework errors as HTTP answers with a message: never a 500 for a bad id, state, queue name or filter.
+
+Each error class says its status (``QueueSystemError.http_status``): 404 for a missing job or schedule, 409 for a
+state conflict, 503 when Redis is unreachable, 400 for any other refusal.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..errors import (
-    ConfigError,
-    EnqueueError,
-    JobAlreadyStarted,
-    JobNotFound,
-    JobStateConflict,
-    QueueSystemError,
-    RedisUnavailable,
-    ScheduleNotFound,
-    UnknownState,
-)
+from ..errors import QueueSystemError
 from .pages import error_page
-
-_STATUS: list[tuple[type[QueueSystemError], int]] = [
-    (JobNotFound, 404),  # and BatchNotFound
-    (ScheduleNotFound, 404),
-    (JobStateConflict, 409),
-    (JobAlreadyStarted, 409),  # a deferred job rescheduled or cancelled after it started
-    (UnknownState, 400),
-    (EnqueueError, 400),  # UnknownQueue, UnknownPriority, payload problems
-    (ConfigError, 400),
-    (RedisUnavailable, 503),
-    (QueueSystemError, 400),
-]
-
-
-def status_of(exc: QueueSystemError) -> int:
-    return next(code for kind, code in _STATUS if isinstance(exc, kind))
 
 
 def wants_html(request: Request) -> bool:
@@ -43,8 +21,8 @@ def wants_html(request: Request) -> bool:
 async def _framework_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QueueSystemError)
     if wants_html(request):
-        return error_page(request, status_of(exc), str(exc))
-    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status_of(exc))
+        return error_page(request, exc.http_status, str(exc))
+    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=exc.http_status)
 
 
 def install(app: FastAPI) -> None:
