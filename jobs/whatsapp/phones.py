@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
+from ..errors import AppError
+
 _PARSE_REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "no country code (write it as +<country code>…)",
     NumberParseException.NOT_A_NUMBER: "not a phone number",
@@ -23,7 +25,11 @@ _PARSE_REASONS = {
 }
 
 
-class InvalidPhoneNumber(ValueError):
+class InvalidPhoneNumber(AppError, ValueError):
+    """Not a phone number WhatsApp can send to; ``reason`` says why (a caller's input, so 400 over HTTP)."""
+
+    http_status = 400
+
     def __init__(self, raw: str, reason: str) -> None:
         super().__init__(f"{raw!r}: {reason}")
         self.raw = raw
