@@ -43,7 +43,7 @@ from .generation import (
 )
 from .message import CertificateEmail, build_message, new_message_id
 from .render import format_date
-from .smtp import SmtpPool, SmtpTransientError, is_permanent, server_answer
+from .smtp import SmtpPool, SmtpTransientError, is_permanent, send_data, server_answer
 from .storage import CertificateStorage
 
 log = structlog.stdlib.get_logger(__name__)
@@ -193,7 +193,7 @@ class CertificateMailer:
 
     async def _data(self, client: SMTP, prepared: _Prepared, data: bytes) -> str:
         try:
-            response = await client.data(data)
+            response = await send_data(client, data)
         except SMTPResponseException as exc:  # an answer: the message was not taken
             await self._refused(prepared, exc)
         except (SMTPException, OSError, TimeoutError) as exc:  # no answer: it may or may not have been taken

@@ -13,6 +13,7 @@ how an operator can tell from the server's log whether a message whose outcome w
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import secrets
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
     mixed, alternative = f"=_m{token}", f"=_a{token}"
     headers = [
         header("Subject", f"Your certificate: {mail.event_name}"),
-        header("From", formataddr(parseaddr(mail.sender))),  # formataddr encodes a non-ASCII name (RFC 2047)
+        _from_header(mail.sender),
         to_header(mail.recipient_name, mail.recipient_address),
         f"Date: {format_datetime(datetime.now(UTC))}",  # not ``db.types``: the render processes skip the db
         f"Message-ID: {mail.message_id}",
@@ -87,6 +88,12 @@ def header(name: str, value: str) -> str:
     charset = "us-ascii" if value.isascii() else "utf-8"
     folded = Header(value, charset, maxlinelen=MAX_LINE, header_name=name).encode(linesep=CRLF)
     return f"{name}: {folded}"
+
+
+@functools.lru_cache(maxsize=16)
+def _from_header(sender: str) -> str:
+    """Once per sender, not per message: ``formataddr`` encodes a non-ASCII name (RFC 2047)."""
+    return header("From", formataddr(parseaddr(sender)))
 
 
 def to_header(name: str, address: str) -> str:
