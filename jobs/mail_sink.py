@@ -71,7 +71,9 @@ class BulkDataSMTP(SMTP):
     """aiosmtpd's SMTP server, reading DATA in chunks rather than line by line (see the module's docstring)."""
 
     async def smtp_DATA(self, arg: str) -> None:
-        if not _BULK or self._decode_data or "DATA" not in self._handle_hooks:  # the rarer set-ups: aiosmtpd's
+        hooks = getattr(self, "_handle_hooks", {})
+        decode = getattr(self, "_decode_data", True)
+        if not _BULK or decode or "DATA" not in hooks or not hasattr(self, "_reader"):  # rarer set-ups: aiosmtpd's
             await super().smtp_DATA(arg)
             return
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):

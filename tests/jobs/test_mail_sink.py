@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from jobs.mail_sink import BulkDataSMTP, EmlDirectorySink, bound_port, start_sink
+from jobs.mail_sink import BulkDataSMTP, EmlDirectorySink, bound_port, bulk_data_available, start_sink
 
 BASE64_LINE = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n"
 # DATA as sent (dot-stuffed, ending with the lone dot), in the shapes that matter to the end-of-data search.
@@ -120,3 +120,16 @@ async def test_the_sink_stores_each_message_as_sent(tmp_path: Path) -> None:
     assert replies[1].startswith(b"250 2.0.0") and handler.accepted == 1
     (stored,) = (tmp_path / "mail").glob("*.eml")
     assert stored.read_bytes() == b"Subject: dots\r\n\r\n.a\r\n..b\r\n.\r\nend\r\n"
+
+
+async def test_the_bulk_way_is_the_one_taken(bulk: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With aiosmtpd's own line-by-line DATA made to fail, the sink still reads every message: the comparisons
+    above compare two different readers, not one with itself."""
+    assert bulk_data_available()
+
+    async def line_by_line(self: SMTP, arg: str) -> None:
+        raise AssertionError("aiosmtpd's own DATA reading was used")
+
+    monkeypatch.setattr(SMTP, "smtp_DATA", line_by_line)
+    replies = await session(bulk[1], DATA["large"], 500)
+    assert replies[1].startswith(b"250 kept") and len(bulk[0].contents) == 1
