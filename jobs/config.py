@@ -66,7 +66,7 @@ class AppSettings(BaseModel):
     certificate_dir: Path | None = None
     # A TrueType font with the scripts names are written in; empty means DejaVu Sans from fonts-dejavu-core.
     certificate_font: Path | None = None
-    # Processes beside each worker that render certificates and build their emails (jobs/certificates/cpu_pool.py);
+    # Processes beside each worker that render, check and write certificates (jobs/certificates/cpu_pool.py);
     # 0 = in the worker's own threads. One per CPU core by default.
     certificate_render_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
     verify_url: str = "http://localhost:8000/certificates/verify"

@@ -1,25 +1,28 @@
 """The certificate email: a text part, an HTML part and the PDF attached.
 
-Built with the standard library's MIME classes under the ``compat32`` policy with CRLF line ends: names in any
-script are RFC 2047-encoded in the To header and the subject, as with the newer ``EmailMessage`` API, which
-however re-parses every header and took 10-20 ms per message against 3 ms here (the cost of a whole send).
+The message has one fixed shape, so it is written directly as bytes (CRLF line ends, every body part base64)
+rather than through the standard library's MIME classes and generator: those re-fold every header and walk the
+base64 body line by line, ~1.7 ms per message against ~0.3 ms here, and the email is built once per participant.
+The standard library still does everything that needs care: RFC 2047 encoded words for names and subjects in any
+script (``email.header.Header``, ``email.utils.formataddr``), RFC 2231 for a non-ASCII file name, the base64
+lines. The boundaries contain ``=_``, which base64 text never does, so no part can contain one.
 The Message-ID is chosen by the caller and stored before the first try: every retry sends the same id, which is
 how an operator can tell from the server's log whether a message whose outcome was lost did arrive.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import html
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import encode_rfc2231, format_datetime, formataddr, make_msgid, parseaddr, quote
 
-POLICY = compat32.clone(linesep="\r\n")  # SMTP wants CRLF
+CRLF = "\r\n"
+MAX_LINE = 78  # RFC 5322's recommended line length; headers are folded to it
 
 
 @dataclass(frozen=True)
@@ -45,20 +48,77 @@ def new_message_id(sender: str) -> str:
 
 def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
     """The complete message with ``pdf`` attached, as the bytes to send with DATA."""
-    message = MIMEMultipart("mixed", policy=POLICY)
-    message["Subject"] = Header(f"Your certificate: {mail.event_name}", "utf-8", header_name="Subject").encode()
-    message["From"] = mail.sender
-    message["To"] = formataddr((mail.recipient_name, mail.recipient_address))
-    message["Date"] = format_datetime(datetime.now(UTC))  # not ``db.types``: the render processes skip the db
-    message["Message-ID"] = mail.message_id
-    body = MIMEMultipart("alternative", policy=POLICY)
-    body.attach(MIMEText(_text(mail), "plain", "utf-8", policy=POLICY))
-    body.attach(MIMEText(_html(mail), "html", "utf-8", policy=POLICY))
-    message.attach(body)
-    attachment = MIMEApplication(pdf, "pdf", policy=POLICY)
-    attachment.add_header("Content-Disposition", "attachment", filename=f"certificate-{mail.certificate_number}.pdf")
-    message.attach(attachment)
-    return message.as_bytes()
+    token = secrets.token_hex(10)
+    mixed, alternative = f"=_m{token}", f"=_a{token}"
+    headers = [
+        header("Subject", f"Your certificate: {mail.event_name}"),
+        _from_header(mail.sender),
+        to_header(mail.recipient_name, mail.recipient_address),
+        f"Date: {format_datetime(datetime.now(UTC))}",  # not ``db.types``: the render processes skip the db
+        f"Message-ID: {mail.message_id}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/mixed; boundary="{mixed}"',
+    ]
+    filename = f"certificate-{mail.certificate_number}.pdf"
+    parts = [
+        CRLF.join(headers),
+        "",
+        f"--{mixed}",
+        f'Content-Type: multipart/alternative; boundary="{alternative}"',
+        "",
+        f"--{alternative}",
+        _base64_part("text/plain; charset=utf-8", [], _text(mail).encode()),
+        f"--{alternative}",
+        _base64_part("text/html; charset=utf-8", [], _html(mail).encode()),
+        f"--{alternative}--",
+        "",
+        f"--{mixed}",
+        _base64_part("application/pdf", [f"Content-Disposition: attachment; {_parameter('filename', filename)}"], pdf),
+        f"--{mixed}--",
+        "",
+    ]
+    return CRLF.join(parts).encode("ascii")
+
+
+def header(name: str, value: str) -> str:
+    """``Name: value``, folded to ``MAX_LINE``; a non-ASCII value becomes UTF-8 encoded words (RFC 2047)."""
+    line = f"{name}: {value}"
+    if value.isascii() and len(line) <= MAX_LINE:
+        return line
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    folded = Header(value, charset, maxlinelen=MAX_LINE, header_name=name).encode(linesep=CRLF)
+    return f"{name}: {folded}"
+
+
+@functools.lru_cache(maxsize=16)
+def _from_header(sender: str) -> str:
+    """Once per sender, not per message: ``formataddr`` encodes a non-ASCII name (RFC 2047)."""
+    return header("From", formataddr(parseaddr(sender)))
+
+
+def to_header(name: str, address: str) -> str:
+    """``To: name <address>``; a non-ASCII name becomes one UTF-8 encoded word (``formataddr``, RFC 2047). A long
+    one goes on a line of its own rather than being split into several words: mail readers (Python's own parser
+    among them) put a space where a name was split."""
+    value = formataddr((name, address))
+    if len(value) + 4 <= MAX_LINE:
+        return f"To: {value}"
+    display, _, rest = value.rpartition(" <")
+    return f"To:{CRLF} {display}{CRLF} <{rest}"
+
+
+def _base64_part(content_type: str, extra_headers: list[str], body: bytes) -> str:
+    """One body part: its headers, a blank line, the body in base64 lines of 76 characters (RFC 2045)."""
+    encoded = base64.encodebytes(body).decode("ascii").replace("\n", CRLF)
+    lines = [f"Content-Type: {content_type}", "Content-Transfer-Encoding: base64", *extra_headers, "", encoded]
+    return CRLF.join(lines)  # ``encoded`` ends with a line end: the next boundary starts on its own line
+
+
+def _parameter(name: str, value: str) -> str:
+    """A MIME header parameter: quoted if ASCII, RFC 2231 (``name*=utf-8''…``) otherwise."""
+    if value.isascii():
+        return f'{name}="{quote(value)}"'
+    return f"{name}*={encode_rfc2231(value, 'utf-8')}"
 
 
 def _text(mail: CertificateEmail) -> str:

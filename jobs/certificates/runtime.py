@@ -73,7 +73,7 @@ async def open_runtime(settings: AppSettings) -> CertificateRuntime:
         smtp=smtp,
         cpu=cpu,
         generator=CertificateGenerator(db, storage, cpu, settings.verify_url),
-        mailer=CertificateMailer(db, storage, smtp, cpu, settings.mail_from),
+        mailer=CertificateMailer(db, storage, smtp, settings.mail_from),
     )
 
 

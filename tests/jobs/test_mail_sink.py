@@ -1,0 +1,135 @@
+"""The mail sink reads DATA in chunks (``BulkDataSMTP``): it must store and answer exactly what aiosmtpd's own
+line-by-line reading stores and answers, for every shape of DATA, however the bytes are split on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from jobs.mail_sink import BulkDataSMTP, EmlDirectorySink, bound_port, bulk_data_available, start_sink
+
+BASE64_LINE = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n"
+# DATA as sent (dot-stuffed, ending with the lone dot), in the shapes that matter to the end-of-data search.
+DATA = {
+    "empty": b".\r\n",
+    "one line": b"Subject: hi\r\n.\r\n",
+    "a stuffed first line": b"..starts with a dot\r\nbody\r\n.\r\n",
+    "stuffed lines first": b"..one\r\n...two\r\n..\r\nthree\r\n.\r\n",
+    "stuffed lines inside": b"Subject: dots\r\n\r\n..a\r\n...b\r\n..\r\nend\r\n.\r\n",
+    "only a stuffed line": b"..\r\n.\r\n",
+    "large": b"Subject: big\r\n\r\n" + BASE64_LINE * 2000 + b"..last\r\n.\r\n",
+    "a long line": b"Subject: long\r\n\r\n" + b"x" * 1200 + b"\r\n.\r\n",
+    "a dot line longer than the limit": b"." + b"y" * 1500 + b"\r\n.\r\n",
+    "too much": b"Subject: over\r\n\r\n" + BASE64_LINE * 3000 + b".\r\n",
+}
+
+
+class Recorder:
+    """A handler that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.contents: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        self.contents.append(envelope.content)
+        return "250 kept"
+
+
+Server = tuple[Recorder, int]
+
+
+async def serve(protocol: Callable[..., SMTP]) -> AsyncIterator[Server]:
+    loop = asyncio.get_running_loop()
+    recorder = Recorder()
+    server = await loop.create_server(
+        lambda: protocol(recorder, hostname="sink.test", loop=loop, data_size_limit=200_000), "127.0.0.1", 0
+    )
+    try:
+        yield recorder, bound_port(server)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+async def bulk() -> AsyncIterator[Server]:
+    async for server in serve(BulkDataSMTP):
+        yield server
+
+
+@pytest.fixture
+async def plain() -> AsyncIterator[Server]:
+    async for server in serve(SMTP):
+        yield server
+
+
+async def session(port: int, data: bytes, piece: int) -> list[bytes]:
+    """One SMTP transaction with ``data`` sent ``piece`` bytes at a time; the server's replies from DATA on."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await reader.readline()
+        for command in (b"EHLO client.test", b"MAIL FROM:<a@example.test>", b"RCPT TO:<b@example.test>"):
+            writer.write(command + b"\r\n")
+            await writer.drain()
+            while (await reader.readline())[3:4] == b"-":
+                pass
+        writer.write(b"DATA\r\n")
+        replies = [await reader.readline()]
+        for start in range(0, len(data), piece):
+            writer.write(data[start : start + piece])
+            await writer.drain()
+            await asyncio.sleep(0)  # let the server read this piece on its own
+        replies.append(await reader.readline())
+        writer.write(b"QUIT\r\n")
+        replies.append(await reader.readline())
+        return replies
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.mark.parametrize("piece", [1, 3, 500, 1 << 20])
+@pytest.mark.parametrize("shape", sorted(DATA))
+async def test_bulk_reading_stores_and_answers_what_aiosmtpd_does(
+    shape: str, piece: int, bulk: Server, plain: Server
+) -> None:
+    if piece < 100 and len(DATA[shape]) > 5000:
+        pytest.skip("byte by byte is slow for the large message; 500-byte pieces split it anyway")
+    replies = {}
+    for name, (_, port) in (("bulk", bulk), ("plain", plain)):
+        replies[name] = await session(port, DATA[shape], piece)
+    assert replies["bulk"] == replies["plain"]
+    assert bulk[0].contents == plain[0].contents
+    if shape not in ("too much", "a long line", "a dot line longer than the limit"):
+        assert replies["bulk"][1].startswith(b"250 kept") and len(bulk[0].contents) == 1
+
+
+async def test_the_sink_stores_each_message_as_sent(tmp_path: Path) -> None:
+    handler = EmlDirectorySink(tmp_path / "mail")
+    server = await start_sink(handler)
+    try:
+        replies = await session(bound_port(server), DATA["stuffed lines inside"], 7)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert replies[1].startswith(b"250 2.0.0") and handler.accepted == 1
+    (stored,) = (tmp_path / "mail").glob("*.eml")
+    assert stored.read_bytes() == b"Subject: dots\r\n\r\n.a\r\n..b\r\n.\r\nend\r\n"
+
+
+async def test_the_bulk_way_is_the_one_taken(bulk: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With aiosmtpd's own line-by-line DATA made to fail, the sink still reads every message: the comparisons
+    above compare two different readers, not one with itself."""
+    assert bulk_data_available()
+
+    async def line_by_line(self: SMTP, arg: str) -> None:
+        raise AssertionError("aiosmtpd's own DATA reading was used")
+
+    monkeypatch.setattr(SMTP, "smtp_DATA", line_by_line)
+    replies = await session(bulk[1], DATA["large"], 500)
+    assert replies[1].startswith(b"250 kept") and len(bulk[0].contents) == 1
