@@ -30,6 +30,7 @@ import click
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from .config import AppSettings
+from .errors import AppError
 from .files import atomic_write
 
 DEFAULT_HOST = "127.0.0.1"
@@ -54,7 +55,7 @@ class EmlDirectorySink:
         return ACCEPTED
 
 
-class DataTooLong(ValueError):
+class DataTooLong(AppError, ValueError):
     """The message's data passed the server's size limit (it was read to its end and dropped)."""
 
 

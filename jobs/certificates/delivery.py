@@ -32,6 +32,7 @@ from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, Email
 from ..db.batched_reads import BatchedReads
 from ..db.batched_updates import BatchedUpdates
 from ..db.types import utcnow
+from ..errors import AppError
 from .claims import DeliveryClaims
 from .generation import (
     ParticipantNotFound,
@@ -50,19 +51,19 @@ log = structlog.stdlib.get_logger(__name__)
 _TEXT_LIMIT = 1000
 
 
-class CertificateNotReady(Exception):
+class CertificateNotReady(AppError):
     """The participant's current certificate is not generated yet; the email job retries until it is."""
 
 
-class RecipientRejected(Exception):
+class RecipientRejected(AppError):
     """The server refused the message for good (5xx); its answer is the message."""
 
 
-class DeliveryOutcomeUnknown(Exception):
+class DeliveryOutcomeUnknown(AppError):
     """The message may have been delivered; it is not sent again without a person deciding so."""
 
 
-class DeliveryBusy(Exception):
+class DeliveryBusy(AppError):
     """Another try holds this delivery right now (only possible when the same job runs twice at once)."""
 
 

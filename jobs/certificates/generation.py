@@ -22,6 +22,7 @@ from ..db import Certificate, CertificateStatus, Database, Event, Participant
 from ..db.batched_reads import BatchedReads, key_parameter, keys_parameter
 from ..db.batched_updates import BatchedUpdates
 from ..db.types import utcnow
+from ..errors import AppError
 from .cpu_pool import CpuPool, produce_certificate
 from .render import CertificateContent
 from .storage import CertificateStorage
@@ -29,11 +30,13 @@ from .storage import CertificateStorage
 log = structlog.stdlib.get_logger(__name__)
 
 
-class ParticipantNotFound(LookupError):
+class ParticipantNotFound(AppError, LookupError):
     """The participant (or its event) does not exist: there is nothing to generate or send."""
 
+    http_status = 404
 
-class LogoMissing(FileNotFoundError):
+
+class LogoMissing(AppError, FileNotFoundError):
     """The event names a logo file that does not exist."""
 
 

@@ -19,6 +19,7 @@ from queue_system import JobContext
 from ..config import AppSettings
 from ..db import Database
 from ..db.migrate import current_revision, head_revision
+from ..errors import DatabaseNotMigrated
 from ..worker_resources import Hook, lifecycle_hooks, resources_in
 from .cpu_pool import CpuPool, FontSource
 from .delivery import CertificateMailer
@@ -29,10 +30,6 @@ from .storage import CertificateStorage
 
 CTX_KEY = "certificates"
 log = structlog.stdlib.get_logger(__name__)
-
-
-class DatabaseNotMigrated(RuntimeError):
-    """The database schema is behind the code."""
 
 
 @dataclass

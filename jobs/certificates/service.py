@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from queue_system import Client, FailedFilter, JobFunction, JobRequest, current_client
 
 from ..db import Certificate, CertificateStatus, Database, DeliveryStatus, EmailDelivery, Event, Participant
+from ..errors import AppError
 from .delivery import new_delivery_row
 from .generation import new_certificate_row
 from .jobs import generate_certificate, send_certificate_email
@@ -27,8 +28,10 @@ from .storage import CertificateStorage
 ENQUEUE_CHUNK = 500
 
 
-class EventNotFound(LookupError):
+class EventNotFound(AppError, LookupError):
     """No event with this id."""
+
+    http_status = 404
 
 
 @dataclass(frozen=True)

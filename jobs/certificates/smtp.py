@@ -45,18 +45,21 @@ from aiosmtplib import (
 )
 from aiosmtplib.protocol import SMTPProtocol
 
+from ..config import SettingsError
+from ..errors import AppError
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
-class SmtpUrlError(ValueError):
+class SmtpUrlError(SettingsError):
     """``SMTP_URL`` cannot be understood."""
 
 
-class SmtpTransientError(Exception):
+class SmtpTransientError(AppError):
     """The message was certainly not accepted and may be sent again later (a 4xx answer, a dropped connection)."""
 
 
-class SmtpLoginRefused(Exception):
+class SmtpLoginRefused(AppError):
     """The server refused the connection or the login for good (5xx): the settings, not the message, are wrong."""
 
 
