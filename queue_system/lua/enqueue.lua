@@ -1,10 +1,10 @@
 --[[
 enqueue: create jobs unless their ids are taken, many per call (one job for a single enqueue).
 
-Jobs arrive as one JSON array, so the client packs one argument instead of ten per job (redis-py encodes every
-argument in Python; this is what makes bulk enqueue fast). Each job is checked and written atomically: an id is
-taken while its payload (arq:job:{id}) or its result (arq:result:{id}) exists, arq's own rule, so 100 concurrent
-enqueues of one id create one job.
+Jobs arrive in two forms (queue_system/enqueue_wire.py): a JSON array of general entries, which can say anything,
+and a run of plain jobs sent compactly (below), which is what keeps a bulk enqueue cheap on both sides. Each job is
+checked and written atomically: an id is taken while its payload (arq:job:{id}) or its result (arq:result:{id})
+exists, arq's own rule, so 100 concurrent enqueues of one id create one job.
 
 Score: a ready job gets   priority * 1e11 + seq   (seq = per-queue counter), so among ready jobs a higher
 priority always sorts first and FIFO holds within a level, while every ready score stays far below "now" in ms
@@ -37,7 +37,7 @@ local now, prefix = tonumber(ARGV[1]), ARGV[2]
 local created = {}
 local woken = {}
 local seqs = {}  -- queue -> last sequence number handed out in this call (written back once at the end)
-zadd_buffer = {}  -- queue and index members of new plain jobs, written once per key (include/state.lua)
+zadd_buffer = {}  -- queue and index members of general entries with drawn ids, once per key (include/state.lua)
 
 -- write_job: a new job's payload and record; returns the record's key.
 local function write_job(id, payload, ttl, priority, queue, fn, tags, state)
