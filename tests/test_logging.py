@@ -216,3 +216,38 @@ def test_a_module_logger_follows_reconfiguration_and_the_current_stderr(capsys: 
     assert "job_id=j-1" in third and "job_try=4" in third
     assert "from logging" in stdlib and "job_id=j-1" in stdlib and "job_try=3" in stdlib
     assert "job_id" not in fourth
+
+
+CONSOLE_EVENTS: list[dict[str, Any]] = [
+    {
+        "event": "job.completed",
+        "duration_ms": 0.031,
+        "job_id": "48e6ef86",
+        "function": "noop",
+        "queue": "q",
+        "job_try": 1,
+    },
+    {"event": "x" * 40, "text": "two words", "eq": "a=b", "quote": "it's", "tab": "a\tb", "plain": "ok"},
+    {"event": "values", "none": None, "flag": True, "items": [1, "a b"], "mapping": {"k": "v"}, "ratio": 1.5},
+    {"event": "ünïcode ✓", "name": "Nguyễn Thị Hồng", "level_name": "custom"},
+    {"event": "no logger"},
+    {"event": "stdlib line", "logger_name": "arq.worker", "message": "x"},
+    {"event": 42, "number_event": 1},
+    {"event": "", "empty": ""},
+]
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "warning", "error", "critical", "exception"])
+def test_console_lines_match_structlogs_default_layout(level: str) -> None:
+    """CONSOLE_COLUMNS only makes the rendering cheaper: the text is what ConsoleRenderer's default layout writes."""
+    import structlog
+
+    from queue_system.logging_setup import CONSOLE_COLUMNS
+
+    ours = structlog.dev.ConsoleRenderer(sort_keys=False, columns=CONSOLE_COLUMNS)
+    reference = structlog.dev.ConsoleRenderer(colors=False, sort_keys=False)
+    for event in CONSOLE_EVENTS:
+        full = {"timestamp": "2026-11-23T06:49:46.475964Z", "level": level, "logger": "qs.test", **event}
+        if event["event"] == "no logger":
+            del full["logger"]
+        assert ours(None, level, dict(full)) == reference(None, level, dict(full))
