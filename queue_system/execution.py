@@ -5,7 +5,7 @@ arq's own Worker; this module only turns the attempt's outcome into one atomic, 
 ``completed`` / ``failed`` (result stored for as long as the job's record is kept, job removed), ``aborted``
 (cancelled by an abort request), ``retry`` (re-scored at its due time), ``requeue`` (given back untried on
 shutdown or a lost lease) or ``postpone`` (a limit was full or the job asked to slow down: re-scored, untried).
-Writes survive short Redis outages by retrying until the lease would have expired.
+The write itself, batched and retried through short Redis outages, is the Finisher's (finisher.py).
 """
 
 from __future__ import annotations
@@ -15,24 +15,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from arq.jobs import serialize_result
 from arq.utils import ms_to_datetime
 from arq.worker import Retry as ArqRetry
 
-from .connection import REDIS_DOWN_ERRORS
 from .errors import JobAborted
+from .finisher import Finisher
 from .internal_jobs import undecodable_job
 from .keys import Keys, queue_key
 from .leases import LeaseKeeper
-from .logging_setup import get_logger
 from .middleware import CTX_ADMITTED, Postponed
 from .retention import result_ttl_ms
 from .runner import CTX_META, CTX_TOKEN, WorkerRuntime, error_summary
 from .spec import JobSpec
 from .types import JobState, Priority
 
-log = get_logger("queue_system.worker")
 CLAIM_FIELDS = 11  # per job in lua/claim.lua's answer
 
 
@@ -103,9 +100,9 @@ class Executor:
         self.base_ctx = base_ctx
         self.lease_s = lease_s
         self.keys = Keys(runtime.config.prefix)
-        self.finisher = Finisher(runtime)
+        self.finisher = Finisher(runtime.scripts, runtime.config)
         self.aborting: set[str] = set()  # running jobs cancelled by an abort request (not by shutdown)
-        self.completed = self.failed = self.retried = self.requeued = self.fenced = self.aborted = 0
+        self.completed = self.failed = self.retried = self.requeued = self.aborted = 0
         self.postponed = 0
 
     async def execute(self, claim: Claim) -> None:
@@ -164,7 +161,7 @@ class Executor:
             self.failed += 1
         finally:
             self.aborting.discard(claim.job_id)
-        await asyncio.shield(self.finish(claim, outcome))
+        await self.finish(claim, outcome)
 
     def _ended(
         self, claim: Claim, spec: JobSpec | None, data: dict[str, Any], started_ms: int, state: JobState, value: Any
@@ -196,35 +193,12 @@ class Executor:
         return Outcome(state.value, raw or b"", max(ttl_ms, 0), error=error, keep=keep, function=producer_function)
 
     async def finish(self, claim: Claim, outcome: Outcome) -> bool:
-        """Write the outcome if we still hold the lease; retry through Redis outages until the lease ran out.
+        """Hand the outcome to the Finisher and wait until it is written; True if it was recorded.
 
         Renewal stops first: the write deletes the lease, and a renewal racing it must not mistake that for a loss.
+        The wait is shielded: a cancelled task (shutdown) stops waiting, the write goes on (the Finisher owns it).
         """
         self.leases.release(claim.job_id)
-        deadline = time.monotonic() + self.lease_s
-        delay = 0.05
-        while True:
-            try:
-                accepted = await self._finish_once(claim, outcome)
-                break
-            except REDIS_DOWN_ERRORS as exc:
-                if time.monotonic() > deadline:
-                    log.error("job.finish_abandoned", job_id=claim.job_id, outcome=outcome.kind, error=str(exc))
-                    return False
-                log.warning("job.finish_retrying", job_id=claim.job_id, outcome=outcome.kind, error=str(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        if not accepted:
-            self.fenced += 1
-            log.warning(
-                "job.outcome_discarded",
-                job_id=claim.job_id,
-                outcome=outcome.kind,
-                reason="lease lost: the job was taken over by a newer attempt",
-            )
-        return accepted
-
-    async def _finish_once(self, claim: Claim, outcome: Outcome) -> bool:
         entry = [
             claim.job_id,
             claim.token,
@@ -241,7 +215,7 @@ class Executor:
             claim.meta.get("tg", ""),
             outcome.function,
         ]
-        return await self.finisher.submit(entry)
+        return await asyncio.shield(self.finisher.submit(entry, time.monotonic() + self.lease_s))
 
 
 def _producer_function(data: dict[str, Any]) -> str:
@@ -250,46 +224,3 @@ def _producer_function(data: dict[str, Any]) -> str:
     if function.startswith("qs:"):
         return str(data.get("k", {}).get("function") or function)
     return str(function)
-
-
-class Finisher:
-    """Batches outcomes into one lua/finish.lua call: outcomes that arrive while a call is in flight go together
-    in the next one, so a busy worker pays one round trip per batch instead of one per job."""
-
-    BATCH = 500
-
-    def __init__(self, runtime: WorkerRuntime) -> None:
-        self.runtime = runtime
-        self.pending: list[tuple[list[str], asyncio.Future[bool]]] = []
-        self.flushing: asyncio.Task[None] | None = None
-
-    async def submit(self, entry: list[str]) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.pending.append((entry, future))
-        if self.flushing is None or self.flushing.done():
-            self.flushing = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending[: self.BATCH], self.pending[self.BATCH :]
-            try:
-                config = self.runtime.config
-                answers = await self.runtime.scripts.finish(
-                    keys=[],
-                    args=[
-                        config.prefix,
-                        int(time.time() * 1000),
-                        config.events_maxlen,
-                        orjson.dumps([e for e, _ in batch]),
-                    ],
-                    client=self.runtime.redis,
-                )
-            except Exception as exc:  # each submitter decides whether to retry (see Executor.finish)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), answer in zip(batch, answers, strict=True):
-                if not future.done():
-                    future.set_result(bool(answer))

@@ -50,6 +50,7 @@ from .worker_settings import CTX_ENGINE
 log = get_logger("queue_system.worker")
 HEARTBEAT_EVERY_S = 1.0
 RETENTION_SWEEP_S = 5.0
+FINISH_WAIT_S = 2.0  # on shutdown, for outcomes still being written
 SWEEP_BUDGET = 1000  # records per queue and state per sweep
 LOOK_AT_LEAST_EVERY_S = 5.0  # an idle loop claims on its own this often even while the listener claims for it
 
@@ -275,7 +276,7 @@ class QueueWorker(Worker):
         task.add_done_callback(lambda _t: self._job_done(claim.job_id))
 
     async def _give_back(self, claim: Claim) -> None:
-        await asyncio.shield(self.executor.finish(claim, Outcome("requeue")))
+        await self.executor.finish(claim, Outcome("requeue"))
 
     def _start(self, claim: Claim) -> None:
         self.leases.hold(claim.job_id, claim.token)
@@ -396,6 +397,7 @@ class QueueWorker(Worker):
         if unfinished:
             log.info("worker.requeued_unfinished", jobs=len(unfinished))
             await asyncio.wait(unfinished, timeout=4.0)
+        await self.executor.finisher.wait_written(timeout=FINISH_WAIT_S)  # outcomes a cancelled wait left behind
 
     async def close(self) -> None:
         if not self._handle_signals and not self._stopping:

@@ -79,6 +79,8 @@ LAYERS: dict[str, int] = {
     # 6: running one attempt; producing jobs
     "runner": 6,
     "client": 6,
+    # 6: writing attempts' outcomes (lua/finish.lua), for the engine's executor
+    "finisher": 6,
     # 7: the typed job handle (enqueues through the client); running one claimed job under our engine; the
     # public read API (reads and steers through a client)
     "registry": 7,

@@ -1,0 +1,90 @@
+"""Writing outcomes (queue_system/finisher.py) on the real Redis: the Finisher, not the job's task, owns each write —
+a waiter cancelled mid-write does not stop it, a Redis restart is retried through, an outcome past its lease is
+abandoned (logged, False), and a stale attempt's outcome is refused and counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from queue_system import Client, QueueConfig
+from queue_system.connection import close_redis, create_redis
+from queue_system.execution import Claim, parse_claims
+from queue_system.finisher import Finisher
+from queue_system.keys import queue_key
+from queue_system.scripts import Scripts
+from tests.support.redis_server import RedisServer
+from tests.test_wakeup import claim_args
+
+
+def completed(claim: Claim, token: str | None = None) -> list[str]:
+    """finish.lua's entry for a completed attempt that keeps no result."""
+    identity = [claim.job_id, token or claim.token, "completed", "", "0", "0", "alpha", queue_key("alpha")]
+    return [*identity, "", "-1", "-1", str(claim.job_try), "", "echo"]
+
+
+async def state(client: Client, claim: Claim) -> bytes | None:
+    recorded: bytes | None = await client.redis.hget(client.keys.meta(claim.job_id), "s")  # type: ignore[misc]
+    return recorded
+
+
+async def claimed(client: Client, count: int = 1) -> list[Claim]:
+    for i in range(count):
+        await client.enqueue_job("echo", i, _queue="alpha")
+    answer = await Scripts(client.redis).claim(keys=[queue_key("alpha")], args=claim_args(count))
+    return parse_claims(answer, ["alpha"])[1]
+
+
+async def test_the_write_goes_on_when_its_waiter_is_cancelled(client: Client, config: QueueConfig) -> None:
+    [claim] = await claimed(client)
+    finisher = Finisher(Scripts(client.redis), config)
+
+    async def job_task() -> bool:  # as Executor.finish waits
+        return await asyncio.shield(finisher.submit(completed(claim), time.monotonic() + 30))
+
+    waiter = asyncio.create_task(job_task())
+    await asyncio.sleep(0)
+    waiter.cancel()  # as shutdown cancels a job task that is waiting for its outcome's write
+    await finisher.wait_written(timeout=5)
+    assert waiter.cancelled()
+    assert await state(client, claim) == b"completed"
+
+
+async def test_a_redis_restart_is_retried_through(config: QueueConfig) -> None:
+    with RedisServer(appendonly=True) as server:  # AOF: the claimed jobs and their leases survive the restart
+        own = config.model_copy(update={"redis_url": server.url})
+        async with await Client.connect(own) as client:
+            jobs = await claimed(client, 3)
+            finisher = Finisher(Scripts(client.redis), own)
+            server.stop()
+            futures = [finisher.submit(completed(claim), time.monotonic() + 30) for claim in jobs]
+            await asyncio.sleep(0.5)  # a few failed tries
+            server.start()
+            assert await asyncio.wait_for(asyncio.gather(*futures), 15) == [True, True, True]
+            for claim in jobs:
+                assert await state(client, claim) == b"completed"
+
+
+async def test_an_outcome_past_its_deadline_is_abandoned(config: QueueConfig, client: Client) -> None:
+    [claim] = await claimed(client)
+    unreachable = create_redis(config.model_copy(update={"redis_url": "redis://127.0.0.1:9/0"}), client.codec)
+    try:
+        finisher = Finisher(Scripts(unreachable), config)
+        started = time.monotonic()
+        future = finisher.submit(completed(claim), started + 0.3)
+        assert await asyncio.wait_for(future, 10) is False
+        assert time.monotonic() - started < 5
+    finally:
+        await close_redis(unreachable)
+    assert await state(client, claim) == b"active"  # not written: the attempt's lease runs on
+
+
+async def test_a_stale_attempts_outcome_is_refused_and_counted(client: Client, config: QueueConfig) -> None:
+    first, second = await claimed(client, 2)
+    finisher = Finisher(Scripts(client.redis), config)
+    deadline = time.monotonic() + 30
+    stale = finisher.submit(completed(first, token="another-worker:stale:1"), deadline)
+    fresh = finisher.submit(completed(second), deadline)
+    assert await asyncio.gather(stale, fresh) == [False, True]
+    assert finisher.refused == 1
+    assert await state(client, first) == b"active"
