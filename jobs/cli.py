@@ -114,7 +114,7 @@ def demo() -> None:
 # Enough jobs in flight to keep the render processes busy while others wait on the database and Redis (5 left them
 # half idle), and the emails' SMTP connections busy while others prepare (bench/RESULTS.md, issue 7, cert2).
 @click.option("--generate-concurrency", default=10, show_default=True, type=click.IntRange(1, 100))
-@click.option("--send-concurrency", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--send-concurrency", default=40, show_default=True, type=click.IntRange(1, 100))
 @click.option("--seed", type=int, help="Seed for the fake names (the same names every run).")
 def demo_certificates(
     participants: int,

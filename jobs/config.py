@@ -73,8 +73,9 @@ class AppSettings(BaseModel):
     smtp_url: str = DEFAULT_SMTP_URL
     # Connections per worker, opened only as concurrent jobs need them. Each email holds one from MAIL FROM to the
     # answer to DATA, so this, not the queue's concurrency, bounds parallel sends (4 held the demo's send stage to
-    # 17 s, 10 to 12 s; bench/RESULTS.md, issue 7, cert2). A provider's send rate is EMAIL_RATE_PER_MINUTE's job.
-    smtp_pool_size: int = Field(default=10, ge=1, le=100)
+    # 17 s, 10 to 12 s; bench/RESULTS.md, issue 7, cert2; 20 took it from 8.0-11.0 to 6.6-9.4 s, session 7). A
+    # provider's send rate is EMAIL_RATE_PER_MINUTE's job; set this to the connections a provider allows.
+    smtp_pool_size: int = Field(default=20, ge=1, le=100)
     mail_from: str = "Certificates <certificates@example.test>"
     # Emails started per minute across every worker (the email-sending queue's shared rate limit, jobs/limits.py);
     # 0 means unlimited, right for the local sink.
