@@ -82,8 +82,8 @@ _EVENT_WIDTH = 30  # ConsoleRenderer's default padding of the event
 
 
 def _key_value(key: str, value: object) -> str:
-    if value.__class__ is str:
-        return f"{key}={value!r}" if _NEEDS_QUOTES.search(value) else f"{key}={value}"
+    if isinstance(value, str):  # a str subclass (a str enum) is written as its text, as ConsoleRenderer does
+        return f"{key}={value!r}" if _NEEDS_QUOTES.search(value) else f"{key}={str.__str__(value)}"
     return f"{key}={value!r}"
 
 

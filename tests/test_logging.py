@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from queue_system import Client
+from queue_system.types import JobState, Priority
 from tests.app.jobs import secret_job
 from tests.support.queue_fixtures import ROOT, run_burst, run_cli, subprocess_env
 
@@ -234,6 +235,7 @@ CONSOLE_EVENTS: list[dict[str, Any]] = [
     {"event": "stdlib line", "logger_name": "arq.worker", "message": "x"},
     {"event": 42, "number_event": 1},
     {"event": "", "empty": ""},
+    {"event": "enums", "state": JobState.COMPLETED, "priority": Priority.HIGH},
 ]
 
 
