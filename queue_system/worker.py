@@ -50,7 +50,7 @@ from .worker_settings import CTX_ENGINE
 log = get_logger("queue_system.worker")
 HEARTBEAT_EVERY_S = 1.0
 RETENTION_SWEEP_S = 5.0
-FINISH_WAIT_S = 2.0  # on shutdown, for outcomes still being written
+GIVE_BACK_WAIT_S = 4.0  # on shutdown, for cancelled jobs' outcomes to be written
 SWEEP_BUDGET = 1000  # records per queue and state per sweep
 LOOK_AT_LEAST_EVERY_S = 5.0  # an idle loop claims on its own this often even while the listener claims for it
 
@@ -394,10 +394,13 @@ class QueueWorker(Worker):
         unfinished = list(self.running.values())
         for task in unfinished:
             task.cancel()  # the executor gives each job back untried
+        # one budget for both waits, inside the exit watchdog's margin (grace + 4.5 s)
+        give_up_at = time.monotonic() + GIVE_BACK_WAIT_S
         if unfinished:
             log.info("worker.requeued_unfinished", jobs=len(unfinished))
-            await asyncio.wait(unfinished, timeout=4.0)
-        await self.executor.finisher.wait_written(timeout=FINISH_WAIT_S)  # outcomes a cancelled wait left behind
+            await asyncio.wait(unfinished, timeout=GIVE_BACK_WAIT_S)
+        # outcomes whose job task stopped waiting (cancelled twice) are still the Finisher's to write
+        await self.executor.finisher.wait_written(timeout=max(0.0, give_up_at - time.monotonic()))
 
     async def close(self) -> None:
         if not self._handle_signals and not self._stopping:
