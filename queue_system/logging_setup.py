@@ -12,9 +12,16 @@ worker logs every job, and the detour through a ``LogRecord``, a handler and ``P
 times the rendering (measured: 40-75 us a line before, 9-25 us after, bench/RESULTS.md), a good part of a no-op
 job's whole cost. Lines of other libraries still go through ``logging`` and get the same rendering.
 
-Console lines are structlog's ``ConsoleRenderer`` with its columns given as plain f-string formatters
-(``CONSOLE_COLUMNS``): the same text as its default columns (a test compares them), which build every key=value
-pair through a ``StringIO`` of their own — 17 us of a no-op job's line against 5 us.
+A worker writes a line per job, so the line's own cost shows in its throughput (a no-op job's Python measured
+488,000 instructions with the line and 386,000 without it: callgrind, bench/RESULTS.md). Two things keep it small:
+
+- structlog's own lines get their standard fields (context variables, the attempt's fields, level, logger name,
+  time stamp) from one processor (``add_standard_fields``) instead of five, with the time stamp's date and time of
+  day formatted once per second (``utc_timestamp``).
+- Console lines are structlog's ``ConsoleRenderer`` layout (timestamp, padded level and event, logger, then
+  key=value pairs). ``ConsoleLines`` writes a line without an exception or stack directly with f-strings, and
+  hands the rest to ``ConsoleRenderer`` with its columns given as plain formatters (``CONSOLE_COLUMNS``). A test
+  compares both with structlog's default layout.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import json
 import logging
 import re
 import sys
+import time
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -44,21 +53,17 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
     if fmt not in ("json", "console"):
         raise ValueError(f"log format must be 'json' or 'console', not {fmt!r}")
     use_json = fmt == "json"
-    shared: list[Any] = [
+    shared: list[Any] = [  # for lines of the standard logging module (add_standard_fields does this for ours)
         structlog.contextvars.merge_contextvars,
         add_job_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_json_text)
-        if use_json
-        else structlog.dev.ConsoleRenderer(sort_keys=False, columns=CONSOLE_COLUMNS)
-    )
+    renderer: Any = structlog.processors.JSONRenderer(serializer=_json_text) if use_json else ConsoleLines()
     exceptions: Any = structlog.processors.format_exc_info if use_json else _identity  # the console renders them
     structlog.configure(
-        processors=[*shared, exceptions, renderer],
+        processors=[add_standard_fields, exceptions, renderer],
         logger_factory=_StderrLogger,
         # Level filtering happens before any processor runs: a debug line costs nothing in production.
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
@@ -102,6 +107,39 @@ CONSOLE_COLUMNS = [
 ]
 
 
+class ConsoleLines:
+    """ConsoleRenderer's default layout without colours; a line with an exception or a stack goes to
+    ConsoleRenderer itself (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.full = structlog.dev.ConsoleRenderer(
+            sort_keys=False,
+            columns=CONSOLE_COLUMNS,
+            exception_formatter=structlog.dev.default_monochrome_exception_formatter,
+        )
+
+    def __call__(self, logger: Any, name: str, event: dict[str, Any]) -> str:
+        if "exc_info" in event or "exception" in event or "stack" in event:
+            return self.full(logger, name, event)
+        parts = []
+        pop = event.pop
+        if (timestamp := pop("timestamp", _ABSENT)) is not _ABSENT:
+            parts.append(str(timestamp))
+        if (level := pop("level", _ABSENT)) is not _ABSENT:
+            parts.append(f"[{level!s:<{_LEVEL_WIDTH}}]")
+        if (text := pop("event", _ABSENT)) is not _ABSENT:
+            parts.append(f"{text!s:<{_EVENT_WIDTH}}")
+        if (name_field := pop("logger", _ABSENT)) is not _ABSENT:
+            parts.append(f"[{name_field}]")
+        if (name_field := pop("logger_name", _ABSENT)) is not _ABSENT:
+            parts.append(f"[{name_field}]")
+        parts += [_key_value(key, value) for key, value in event.items()]
+        return " ".join(filter(None, parts)).rstrip(" ")
+
+
+_ABSENT = object()
+
+
 class _StderrLogger(structlog.WriteLogger):
     """structlog's plain writer to the current stderr, with the name it was asked for (for ``add_logger_name``)."""
 
@@ -122,6 +160,35 @@ def _identity(_logger: Any, _name: str, event: Any) -> Any:
 
 
 JOB_LOG_FIELDS: ContextVar[dict[str, Any] | None] = ContextVar("queue_system_job_log_fields", default=None)
+
+
+def add_standard_fields(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """What ``merge_contextvars``, ``add_job_fields``, ``add_log_level``, ``add_logger_name`` and an ISO UTC
+    ``TimeStamper`` add, in that order of precedence, in one processor (structlog's own lines only)."""
+    event = structlog.contextvars.merge_contextvars(logger, method_name, event)
+    fields = JOB_LOG_FIELDS.get()
+    if fields:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+    event["level"] = _LEVEL_NAMES.get(method_name, method_name)
+    event["logger"] = getattr(logger, "name", None)
+    event["timestamp"] = utc_timestamp()
+    return event
+
+
+_LEVEL_NAMES = {"warn": "warning", "exception": "error"}  # as structlog's add_log_level maps them
+_second_text: tuple[int, str] = (0, "")
+
+
+def utc_timestamp() -> str:
+    """Now as ISO 8601 in UTC with microseconds and a "Z" (``TimeStamper(fmt="iso", utc=True)``'s text, always
+    with six digits), the date and time of day formatted once per second."""
+    global _second_text
+    now = time.time()
+    second = int(now)
+    if _second_text[0] != second:
+        _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second_text[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def add_job_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:

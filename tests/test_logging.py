@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from queue_system import Client
+from queue_system.logging_setup import ConsoleLines
 from queue_system.types import JobState, Priority
 from tests.app.jobs import secret_job
 from tests.support.queue_fixtures import ROOT, run_burst, run_cli, subprocess_env
@@ -247,9 +250,74 @@ def test_console_lines_match_structlogs_default_layout(level: str) -> None:
     from queue_system.logging_setup import CONSOLE_COLUMNS
 
     ours = structlog.dev.ConsoleRenderer(sort_keys=False, columns=CONSOLE_COLUMNS)
+    direct = ConsoleLines()
     reference = structlog.dev.ConsoleRenderer(colors=False, sort_keys=False)
     for event in CONSOLE_EVENTS:
         full = {"timestamp": "2026-11-23T06:49:46.475964Z", "level": level, "logger": "qs.test", **event}
         if event["event"] == "no logger":
             del full["logger"]
-        assert ours(None, level, dict(full)) == reference(None, level, dict(full))
+        expected = reference(None, level, dict(full))
+        assert ours(None, level, dict(full)) == expected
+        assert direct(None, level, dict(full)) == expected
+
+
+def test_console_lines_with_an_exception_are_structlogs() -> None:
+    """A line with an exception (or a stack) is ConsoleRenderer's own: the traceback follows the line, without
+    terminal colour codes (the lines go to files as often as to a terminal)."""
+    import structlog
+
+    try:
+        raise KeyError("missing")
+    except KeyError as exc:
+        error = exc
+    event = {"timestamp": "2026-11-23T06:49:46.475964Z", "level": "error", "event": "job.failed", "exc_info": error}
+    line = ConsoleLines()(None, "error", dict(event))
+    reference = structlog.dev.ConsoleRenderer(colors=False, sort_keys=False)(None, "error", dict(event))
+    assert line.splitlines()[0] == reference.splitlines()[0]  # (the traceback shows locals, which differ between calls)
+    assert "Traceback" in line and "KeyError: 'missing'" in line and "\x1b[" not in line  # no colour codes in files
+
+
+@pytest.mark.parametrize("method", ["debug", "info", "warn", "warning", "error", "exception", "critical"])
+def test_standard_fields_are_those_of_structlogs_five_processors(method: str) -> None:
+    """add_standard_fields adds what merge_contextvars, add_job_fields, add_log_level, add_logger_name and an ISO UTC
+    TimeStamper add, with the same precedence (a line's own keywords, then bound context, then the attempt's)."""
+    import structlog
+
+    from queue_system.logging_setup import JOB_LOG_FIELDS, add_job_fields, add_standard_fields
+
+    class Named:
+        name = "qs.test.fields"
+
+    chain = [
+        structlog.contextvars.merge_contextvars,
+        add_job_fields,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    token = JOB_LOG_FIELDS.set({"job_id": "j-1", "job_try": 2, "queue": "q"})
+    try:
+        with structlog.contextvars.bound_contextvars(queue="bound", request="r-1"):
+            event = {"event": "x", "job_try": 5}
+            expected = dict(event)
+            for processor in chain:
+                expected = processor(Named(), method, expected)
+            ours = add_standard_fields(Named(), method, dict(event))
+    finally:
+        JOB_LOG_FIELDS.reset(token)
+    stamp, reference_stamp = ours.pop("timestamp"), expected.pop("timestamp")
+    assert ours == expected and list(ours) == list(expected)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
+    parsed = [datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (stamp, reference_stamp)]
+    assert abs((parsed[0] - parsed[1]).total_seconds()) < 1
+
+
+def test_utc_timestamp_is_now_in_utc() -> None:
+    from queue_system.logging_setup import utc_timestamp
+
+    before = datetime.now(UTC)
+    stamps = [utc_timestamp() for _ in range(1000)]
+    after = datetime.now(UTC)
+    for text in (stamps[0], stamps[-1]):
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        assert before - timedelta(microseconds=1) <= moment <= after
