@@ -186,9 +186,10 @@ def utc_timestamp() -> str:
     global _second_text
     now = time.time()
     second = int(now)
-    if _second_text[0] != second:
-        _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-    return f"{_second_text[1]}.{int((now - second) * 1_000_000):06d}Z"
+    cached = _second_text  # read once: another thread may replace it meanwhile
+    if cached[0] != second:
+        cached = _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def add_job_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
