@@ -58,7 +58,7 @@ def configure_logging(*, fmt: str = "console", level: str = "INFO") -> None:
         add_job_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_timestamp,
     ]
     renderer: Any = structlog.processors.JSONRenderer(serializer=_json_text) if use_json else ConsoleLines()
     exceptions: Any = structlog.processors.format_exc_info if use_json else _identity  # the console renders them
@@ -122,22 +122,15 @@ class ConsoleLines:
         if "exc_info" in event or "exception" in event or "stack" in event:
             return self.full(logger, name, event)
         parts = []
-        pop = event.pop
-        if (timestamp := pop("timestamp", _ABSENT)) is not _ABSENT:
-            parts.append(str(timestamp))
-        if (level := pop("level", _ABSENT)) is not _ABSENT:
-            parts.append(f"[{level!s:<{_LEVEL_WIDTH}}]")
-        if (text := pop("event", _ABSENT)) is not _ABSENT:
-            parts.append(f"{text!s:<{_EVENT_WIDTH}}")
-        if (name_field := pop("logger", _ABSENT)) is not _ABSENT:
-            parts.append(f"[{name_field}]")
-        if (name_field := pop("logger_name", _ABSENT)) is not _ABSENT:
-            parts.append(f"[{name_field}]")
+        for column in _NAMED_COLUMNS:
+            if (value := event.pop(column.key, _ABSENT)) is not _ABSENT:
+                parts.append(column.formatter(column.key, value))
         parts += [_key_value(key, value) for key, value in event.items()]
         return " ".join(filter(None, parts)).rstrip(" ")
 
 
 _ABSENT = object()
+_NAMED_COLUMNS = CONSOLE_COLUMNS[1:]  # the first is the default, for the key=value pairs after them
 
 
 class _StderrLogger(structlog.WriteLogger):
@@ -163,13 +156,9 @@ JOB_LOG_FIELDS: ContextVar[dict[str, Any] | None] = ContextVar("queue_system_job
 
 
 def add_standard_fields(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """What ``merge_contextvars``, ``add_job_fields``, ``add_log_level``, ``add_logger_name`` and an ISO UTC
-    ``TimeStamper`` add, in that order of precedence, in one processor (structlog's own lines only)."""
-    event = structlog.contextvars.merge_contextvars(logger, method_name, event)
-    fields = JOB_LOG_FIELDS.get()
-    if fields:
-        for key, value in fields.items():
-            event.setdefault(key, value)
+    """What ``merge_contextvars``, ``add_job_fields``, ``add_log_level``, ``add_logger_name`` and
+    ``add_timestamp`` add, in that order of precedence, in one processor (structlog's own lines only)."""
+    event = add_job_fields(logger, method_name, structlog.contextvars.merge_contextvars(logger, method_name, event))
     event["level"] = _LEVEL_NAMES.get(method_name, method_name)
     event["logger"] = getattr(logger, "name", None)
     event["timestamp"] = utc_timestamp()
@@ -180,9 +169,15 @@ _LEVEL_NAMES = {"warn": "warning", "exception": "error"}  # as structlog's add_l
 _second_text: tuple[int, str] = (0, "")
 
 
+def add_timestamp(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """``timestamp``: now, as :func:`utc_timestamp` writes it (for lines of the standard logging module)."""
+    event["timestamp"] = utc_timestamp()
+    return event
+
+
 def utc_timestamp() -> str:
-    """Now as ISO 8601 in UTC with microseconds and a "Z" (``TimeStamper(fmt="iso", utc=True)``'s text, always
-    with six digits), the date and time of day formatted once per second."""
+    """Now as ISO 8601 in UTC with microseconds and a "Z" (``TimeStamper(fmt="iso", utc=True)``'s text, but always
+    with six digits: lines line up), the date and time of day formatted once per second."""
     global _second_text
     now = time.time()
     second = int(now)
@@ -192,7 +187,7 @@ def utc_timestamp() -> str:
     return f"{cached[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
-def add_job_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_job_fields(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The running attempt's fields (``JOB_LOG_FIELDS``), where the line does not set them itself."""
     fields = JOB_LOG_FIELDS.get()
     if fields:
