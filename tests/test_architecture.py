@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "keys": 1,
     "crypto": 1,
     "logging_setup": 1,
+    "deadlines": 1,  # jobs' timeouts on one timer per loop
     # 2: pure helpers: settings, payload format, backoff strategies
     "config": 2,
     "serialization": 2,
