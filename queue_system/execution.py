@@ -26,7 +26,8 @@ from .keys import Keys, queue_key
 from .leases import LeaseKeeper
 from .middleware import CTX_ADMITTED, Postponed
 from .retention import result_ttl_ms
-from .runner import CTX_META, CTX_TOKEN, WorkerRuntime, error_summary
+from .runner import WorkerRuntime, attempt_priority, error_summary, lost_attempts
+from .serialization import loads
 from .spec import JobSpec
 from .types import JobState, Priority
 
@@ -110,7 +111,7 @@ class Executor:
         unless an abort request caused it: then the job ends as aborted."""
         if claim.abort:
             data = self.runtime.codec.deserialize(claim.payload) if claim.payload else {}
-            await self.finish(claim, self._ended(claim, None, data, 0, JobState.ABORTED, JobAborted("aborted")))
+            self.finish(claim, self._ended(claim, None, data, 0, JobState.ABORTED, JobAborted("aborted")))
             return
         data = (
             self.runtime.codec.deserialize(claim.payload)
@@ -127,13 +128,25 @@ class Executor:
             "job_try": claim.job_try,
             "enqueue_time": ms_to_datetime(enqueued_ms),
             "score": claim.score,
-            # the claim knows the queue for certain, and the payload the enqueue time (no datetime round trip)
-            CTX_META: {**claim.meta, "q": claim.queue, "et": str(enqueued_ms)},
-            CTX_TOKEN: claim.token,
             CTX_ADMITTED: claim.admitted,
         }
+        meta = claim.meta  # the claim knows the queue for certain, and the payload the enqueue time
+        call = self.runtime.attempt(
+            ctx,
+            spec,
+            args,
+            kwargs,
+            job_id=claim.job_id,
+            job_try=claim.job_try,
+            queue=claim.queue,
+            priority=attempt_priority(meta, claim.score, spec),
+            tags=loads(meta["tg"]) if "tg" in meta else {},
+            enqueued_at_ms=enqueued_ms,
+            lost_attempts=lost_attempts(claim.job_try, meta),
+            token=claim.token,
+        )
         try:
-            result = await self.runtime.run(ctx, spec, args, kwargs)
+            result = await self.runtime.run_call(call)
             outcome = self._ended(claim, spec, data, started_ms, JobState.COMPLETED, result)
             self.completed += 1
         except Postponed as exc:
@@ -161,7 +174,7 @@ class Executor:
             self.failed += 1
         finally:
             self.aborting.discard(claim.job_id)
-        await self.finish(claim, outcome)
+        self.finish(claim, outcome)
 
     def _ended(
         self, claim: Claim, spec: JobSpec | None, data: dict[str, Any], started_ms: int, state: JobState, value: Any
@@ -192,11 +205,11 @@ class Executor:
         )
         return Outcome(state.value, raw or b"", max(ttl_ms, 0), error=error, keep=keep, function=producer_function)
 
-    async def finish(self, claim: Claim, outcome: Outcome) -> bool:
-        """Hand the outcome to the Finisher and wait until it is written; True if it was recorded.
+    def finish(self, claim: Claim, outcome: Outcome) -> None:
+        """Hand the outcome to the Finisher, which writes it (finisher.py). The job's task does not wait for the
+        write: its slot takes the next job at once, and a stopping worker waits for the Finisher instead.
 
         Renewal stops first: the write deletes the lease, and a renewal racing it must not mistake that for a loss.
-        The wait is shielded: a cancelled task (shutdown) stops waiting, the write goes on (the Finisher owns it).
         """
         self.leases.release(claim.job_id)
         entry = [
@@ -215,7 +228,7 @@ class Executor:
             claim.meta.get("tg", ""),
             outcome.function,
         ]
-        return await asyncio.shield(self.finisher.submit(entry, time.monotonic() + self.lease_s))
+        self.finisher.hand_over(entry, time.monotonic() + self.lease_s)
 
 
 def _producer_function(data: dict[str, Any]) -> str:

@@ -35,8 +35,6 @@ from .types import JobContext, JobState, Priority
 ARQ_TIMEOUT_MARGIN_S = 5.0
 CTX_RUNTIME = "qs"
 CTX_DEFAULT_QUEUE = "qs_default_queue"
-CTX_META = "qs_meta"
-CTX_TOKEN = "qs_token"  # this attempt's lease token under our engine (fences progress and logs)
 PROMOTE_BATCH = 100
 # Under arq's own Worker a job picked from a paused queue is put back this long (its try given back).
 PAUSED_RECHECK_S = 1.0
@@ -112,7 +110,11 @@ class WorkerRuntime:
         self.chain = build_chain(middleware, _call_function)
 
     async def run(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = await self._begin(ctx, spec, args, kwargs)
+        """arq's entry point (under arq's own Worker): the attempt's facts come from ``ctx`` and the job's record."""
+        return await self.run_call(await self._begin(ctx, spec, args, kwargs))
+
+    async def run_call(self, call: JobCall) -> Any:
+        """Run one attempt through the middleware chain (our engine builds ``call`` from its claim: execution.py)."""
         if self.stock_worker:
             await self._stock_start(call)
         try:
@@ -141,34 +143,65 @@ class WorkerRuntime:
             keys=[queue_key(queue)], args=[now_ms, PROMOTE_BATCH, self.config.prefix, queue], client=pipe or self.redis
         )
 
-    async def _begin(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobCall:
-        job_id = str(ctx["job_id"])
-        fallback_queue = ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
-        meta: dict[str, str] | None = ctx.get(CTX_META)  # our engine's claim brings the record
-        if meta is None:  # under arq's own Worker
-            meta = await self._load_meta(job_id, fallback_queue)
-        job_try = int(ctx.get("job_try", 1))
+    def attempt(
+        self,
+        ctx: JobContext,
+        spec: JobSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        job_id: str,
+        job_try: int,
+        queue: str,
+        priority: Priority,
+        tags: dict[str, str],
+        enqueued_at_ms: int,
+        lost_attempts: int,
+        token: str,
+    ) -> JobCall:
+        """The attempt's ``JobCall``, with its progress and log reporter in ``ctx`` (``token`` fences them)."""
         call = JobCall(
             ctx=ctx,
             spec=spec,
-            args=tuple(args),
-            kwargs=dict(kwargs),
+            args=args,
+            kwargs=kwargs,
             job_id=job_id,
             job_try=job_try,
-            queue=meta.get("q") or fallback_queue,
-            priority=_priority(meta, ctx.get("score"), spec),
-            tags=loads(meta["tg"]) if meta.get("tg") else {},
-            enqueued_at_ms=int(meta.get("et") or _ms(ctx.get("enqueue_time"))),
+            queue=queue,
+            priority=priority,
+            tags=tags,
+            enqueued_at_ms=enqueued_at_ms,
             started_at_ms=int(time.time() * 1000),
             function_name=spec.name,
-            lost_attempts=max(0, job_try - 1 - int(meta.get("ended") or 0)),
+            lost_attempts=lost_attempts,
         )
         _apply_internal_route(call)
-        job_reporter = JobReporter(self.redis, self.scripts, self.config, job_id, str(ctx.get(CTX_TOKEN) or ""))
+        job_reporter = JobReporter(self.redis, self.scripts, self.config, job_id, token)
         ctx[CTX_REPORTER] = job_reporter
         ctx["progress"] = job_reporter.progress
         ctx["log"] = job_reporter.log
         return call
+
+    async def _begin(self, ctx: JobContext, spec: JobSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobCall:
+        """Under arq's own Worker: the attempt from arq's ``ctx`` and the job's record (read here)."""
+        job_id = str(ctx["job_id"])
+        fallback_queue = ctx.get(CTX_DEFAULT_QUEUE) or spec.queue
+        meta = await self._load_meta(job_id, fallback_queue)
+        job_try = int(ctx.get("job_try", 1))
+        return self.attempt(
+            ctx,
+            spec,
+            tuple(args),
+            dict(kwargs),
+            job_id=job_id,
+            job_try=job_try,
+            queue=meta.get("q") or fallback_queue,
+            priority=attempt_priority(meta, ctx.get("score"), spec),
+            tags=loads(meta["tg"]) if meta.get("tg") else {},
+            enqueued_at_ms=int(meta.get("et") or _ms(ctx.get("enqueue_time"))),
+            lost_attempts=lost_attempts(job_try, meta),
+            token="",
+        )
 
     async def _load_meta(self, job_id: str, queue: str) -> dict[str, str]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -215,11 +248,17 @@ def error_summary(exc: BaseException) -> str:
 _PRIORITY_OF_TEXT = {str(int(p)): p for p in Priority}  # the record's "p"; Priority(int(..)) is the enum's slow call
 
 
-def _priority(meta: dict[str, str], score: Any, spec: JobSpec) -> Priority:
+def attempt_priority(meta: dict[str, str], score: Any, spec: JobSpec) -> Priority:
+    """The job's priority: its record's, else its queue score's band, else the function's default."""
     if meta.get("p"):
         return _PRIORITY_OF_TEXT.get(meta["p"]) or Priority(int(meta["p"]))
     from_score = Priority.from_score(float(score)) if isinstance(score, int | float) else None
     return from_score if from_score is not None else spec.priority
+
+
+def lost_attempts(job_try: int, meta: dict[str, str]) -> int:
+    """Earlier tries that never ended (their worker died): the record counts the attempts that did ("ended")."""
+    return max(0, job_try - 1 - int(meta.get("ended") or 0))
 
 
 def _apply_internal_route(call: JobCall) -> None:

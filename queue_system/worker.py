@@ -142,8 +142,7 @@ class QueueWorker(Worker):
         (the worker is stopping), so those jobs wait for no lease to expire and lose no try."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._listening.wait(), self.config.idle_poll_s + 1)
-        if self.running:  # only give-backs are left once the drain is over
-            await asyncio.wait(list(self.running.values()), timeout=2)
+        await self.executor.finisher.wait_written(timeout=2)  # those give-backs, and a burst's last outcomes
 
     async def _connect_waiting(self, codec: PayloadCodec) -> Any:
         """Wait for Redis with backoff; give up after ``redis_wait_s`` (0 = never) with a clear error."""
@@ -268,15 +267,7 @@ class QueueWorker(Worker):
             self._start(claim)
         for claim in claims[room:]:
             log.debug("job.given_back", job_id=claim.job_id, reason="no free slot when the claim came back")
-            self._start_give_back(claim)
-
-    def _start_give_back(self, claim: Claim) -> None:
-        task = asyncio.create_task(self._give_back(claim))
-        self.running[claim.job_id] = task  # shutdown waits for it like for a job
-        task.add_done_callback(lambda _t: self._job_done(claim.job_id))
-
-    async def _give_back(self, claim: Claim) -> None:
-        await self.executor.finish(claim, Outcome("requeue"))
+            self.executor.finish(claim, Outcome("requeue"))  # (a stopping worker waits for the Finisher)
 
     def _start(self, claim: Claim) -> None:
         self.leases.hold(claim.job_id, claim.token)
@@ -399,7 +390,7 @@ class QueueWorker(Worker):
         if unfinished:
             log.info("worker.requeued_unfinished", jobs=len(unfinished))
             await asyncio.wait(unfinished, timeout=GIVE_BACK_WAIT_S)
-        # outcomes whose job task stopped waiting (cancelled twice) are still the Finisher's to write
+        # the outcomes handed over (the cancelled jobs' give-backs among them) are the Finisher's to write
         await self.executor.finisher.wait_written(timeout=max(0.0, give_up_at - time.monotonic()))
 
     async def close(self) -> None:

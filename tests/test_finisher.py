@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import structlog
+
 from queue_system import Client, QueueConfig
 from queue_system.connection import close_redis, create_redis
 from queue_system.execution import Claim, parse_claims
@@ -39,8 +41,8 @@ async def test_the_write_goes_on_when_its_waiter_is_cancelled(client: Client, co
     [claim] = await claimed(client)
     finisher = Finisher(Scripts(client.redis), config)
 
-    async def job_task() -> bool:  # as Executor.finish waits
-        return await asyncio.shield(finisher.submit(completed(claim), time.monotonic() + 30))
+    async def job_task() -> bool:  # a caller that waits for the write
+        return await finisher.submit(completed(claim), time.monotonic() + 30)
 
     waiter = asyncio.create_task(job_task())
     await asyncio.sleep(0)
@@ -59,8 +61,10 @@ async def test_a_redis_restart_is_retried_through(config: QueueConfig) -> None:
             server.stop()
             futures = [finisher.submit(completed(claim), time.monotonic() + 30) for claim in jobs]
             await asyncio.sleep(0.5)  # a few failed tries
+            futures[0].cancel()  # its job task was cancelled (shutdown) during the outage: the write goes on
             server.start()
-            assert await asyncio.wait_for(asyncio.gather(*futures), 15) == [True, True, True]
+            assert await asyncio.wait_for(asyncio.gather(*futures[1:]), 15) == [True, True]
+            await finisher.wait_written(timeout=5)
             for claim in jobs:
                 assert await state(client, claim) == b"completed"
 
@@ -88,3 +92,24 @@ async def test_a_stale_attempts_outcome_is_refused_and_counted(client: Client, c
     assert await asyncio.gather(stale, fresh) == [False, True]
     assert finisher.refused == 1
     assert await state(client, first) == b"active"
+
+
+async def test_outcomes_handed_over_are_written_without_a_waiter_and_a_script_error_is_logged(
+    client: Client, config: QueueConfig
+) -> None:
+    """The worker's own path: its job tasks hand the outcome over and end; a stopping worker waits for the writes."""
+    jobs = await claimed(client, 3)
+    finisher = Finisher(Scripts(client.redis), config)
+    for claim in jobs:
+        finisher.hand_over(completed(claim), time.monotonic() + 30)
+    await finisher.wait_written(timeout=5)
+    for claim in jobs:
+        assert await state(client, claim) == b"completed"
+
+    [other] = await claimed(client)
+    with structlog.testing.capture_logs() as logs:
+        finisher.hand_over(completed(other)[:3], time.monotonic() + 30)  # finish.lua cannot read it: a bug's shape
+        await finisher.wait_written(timeout=5)
+    [failure] = [line for line in logs if line["event"] == "job.finish_failed"]
+    assert failure["job_ids"] == [other.job_id] and failure["log_level"] == "error"
+    assert await state(client, other) == b"active"  # nothing written; its lease runs out and it runs again
