@@ -11,6 +11,7 @@ import click
 
 from ..config import QueueConfig
 from ..errors import ConfigError
+from ..logging_setup import configure_logging
 from .auth import Authenticator, Role, hash_password, new_token
 from .context import HOW_TO_ADD_A_USER
 
@@ -64,6 +65,7 @@ def serve(host: str, port: int, worker_settings: str | None) -> None:
     from .serving import serve_app
 
     config = _config()
+    configure_logging(fmt=config.effective_log_format, level=config.log_level)  # before the extensions log
     settings = _worker_settings(worker_settings) if worker_settings else None
     app = create_app(config)
     try:

@@ -66,6 +66,8 @@ async def test_serve_with_a_worker_runs_jobs_and_the_project_routes_and_stops_gr
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()
         assert await running.result(timeout=1) == "drained"  # the running job finished before the exit
+        installed = [line for line in log.read_text().splitlines() if "web.extension_installed" in line]
+        assert installed and all("queue_system.web" in line for line in installed)  # logged as configured
     finally:
         if proc.poll() is None:
             proc.kill()
