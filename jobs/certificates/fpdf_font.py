@@ -9,18 +9,20 @@ fpdf2 offers no supported way to share that work between documents, so this modu
   subsetting buys a few KiB there and costs ~10 ms. Once per file and process, fpdf2's own ``add_font`` parses
   it on a scratch document (the *template*) and the file is compressed (``_WholeFont``): every document
   carries the same font program bytes. Text is written with the font's own glyph ids as character codes
-  (``_GlyphIdMap``), so the CID-to-glyph map is ``/Identity``; each document still lists the widths
-  (``/W``, by fpdf2's own ``_tt_font_widths``) and the ToUnicode map of only the glyphs it uses, because
-  pypdf reads those back for every certificate. ``output`` hands fpdf2 an ``OutputProducer`` (its public
-  ``output_producer_class`` parameter) whose ``_add_fonts`` writes these objects in the place and order of
-  fpdf2's own.
+  (``_GlyphIdMap``), so the CID-to-glyph map is ``/Identity``; each document still lists the widths and the
+  ToUnicode map of only the glyphs it uses, because pypdf reads those back for every certificate. Both are
+  written compactly, since that reading is most of the check's cost: the most common width becomes the
+  default (``/DW``) and only the other glyphs are listed in ``/W``, the ToUnicode pairs stand on one line, and
+  the CIDSystemInfo is inline rather than an object of its own. ``output`` hands fpdf2 an ``OutputProducer``
+  (its public ``output_producer_class`` parameter) whose ``_add_fonts`` writes these objects in the place and
+  order of fpdf2's own.
 - **Big fonts are subset per document**, as fpdf2 does (the full font, the fallback for rare characters). Each
   document gets a shallow copy of the template with its own glyph map and a fontTools object opened from the
   bytes in memory, which fpdf2's ``output`` subsets and closes. It is opened with ``recalcBBoxes=False``:
   otherwise saving the subset decodes and re-encodes every glyph to recompute boxes the font already has.
 
-This relies on fpdf2's internals (``TTFFont``'s attributes, ``SubsetMap``'s methods, ``OutputProducer``'s
-``_add_fonts`` and two helpers of ``fpdf.output``). fpdf2 is pinned in pyproject.toml. ``fast_path_available``
+This relies on fpdf2's internals (``TTFFont``'s attributes, ``SubsetMap``'s methods and ``OutputProducer``'s
+``_add_fonts``). fpdf2 is pinned in pyproject.toml. ``fast_path_available``
 checks them when the module is imported: if they changed, documents fall back to fpdf2's own ``add_font`` and
 ``output``. This is slower but still correct. tests/jobs/test_certificate_fpdf_font.py fails on any other
 fpdf2 version. Numbers: bench/certificates.py, recorded in bench/RESULTS.md.
@@ -33,15 +35,15 @@ import functools
 import io
 import threading
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
-from fpdf import output as fpdf_output
 from fpdf.fonts import Glyph, SubsetMap, TTFFont
-from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont
+from fpdf.output import OutputProducer, PDFFont
 from fpdf.syntax import Name, PDFArray, PDFContentStream
 
 PINNED_FPDF2 = "2.8.9"  # the version this module was written against; keep in step with pyproject.toml
@@ -49,6 +51,10 @@ PINNED_FPDF2 = "2.8.9"  # the version this module was written against; keep in s
 _RELIED_ON = frozenset({"i", "ttfont", "subset", "desc", "missing_glyphs", "biggest_size_pt", "fontkey", "color_font"})
 # A font with at most this many glyphs is embedded whole; the prepared fonts have 370 to 960.
 WHOLE_FONT_MAX_GLYPHS = 1200
+# What fpdf2 writes as a CID font's CIDSystemInfo object, written inline instead (one object less to resolve).
+SYSTEM_INFO = "<</Registry (Adobe) /Ordering (UCS) /Supplement 0>>"
+CMAP_BLOCK = 100  # bfchar pairs per block at most (the CMap specification's limit)
+SPACE = 0x20
 
 
 def fast_path_available() -> bool:
@@ -57,8 +63,6 @@ def fast_path_available() -> bool:
         set(getattr(TTFFont, "__slots__", ())) >= _RELIED_ON
         and all(hasattr(SubsetMap, name) for name in ("pick", "pick_glyph", "items", "get_all_glyph_names"))
         and callable(getattr(OutputProducer, "_add_fonts", None))
-        and callable(getattr(fpdf_output, "_build_cmap_blocks", None))
-        and callable(getattr(fpdf_output, "_tt_font_widths", None))
     )
 
 
@@ -79,6 +83,7 @@ class _WholeFont:
     """What every document embedding this font whole shares: its glyphs by code point, its compressed file."""
 
     glyphs: dict[int, Glyph]  # code point → glyph; code points drawn by one glyph share the lowest one's Glyph
+    unicode_pairs: dict[int, str]  # glyph id → its ToUnicode pair, "<glyph id> <UTF-16 of its code point>"
     font_file: bytes  # the TrueType file, compressed
     font_file_length: int
 
@@ -178,22 +183,22 @@ class _Producer(OutputProducer):
         return objects
 
     def _add_whole_font(self, font: TTFFont, whole: _WholeFont) -> PDFFont:
-        """The objects fpdf2 writes for a TrueType font, in its order: the used glyphs' widths and ToUnicode map,
-        the font file shared by every document, and glyph ids as character codes (``/CIDToGIDMap /Identity``)."""
+        """The objects fpdf2 writes for a TrueType font, in its order (less its CIDSystemInfo object, written inline):
+        the used glyphs' widths and ToUnicode map, the font file shared by every document, and glyph ids as
+        character codes (``/CIDToGIDMap /Identity``)."""
         name = f"MPDFAA+{font.name}"
         composite = PDFFont(subtype="Type0", base_font=name, encoding="Identity-H")
         self._add_pdf_obj(composite, "fonts")
-        cid_font = PDFFont(
-            subtype="CIDFontType2", base_font=name, d_w=font.desc.missing_width, w=fpdf_output._tt_font_widths(font)
-        )
+        glyph_map = font.subset
+        assert isinstance(glyph_map, _GlyphIdMap)
+        default_width, widths = _widths(glyph_map)
+        cid_font = PDFFont(subtype="CIDFontType2", base_font=name, d_w=default_width, w=widths)
         self._add_pdf_obj(cid_font, "fonts")
         composite.descendant_fonts = PDFArray([cid_font])
-        to_unicode = PDFContentStream(_to_unicode(font.subset).encode("latin-1"), compress=True)
+        to_unicode = PDFContentStream(_to_unicode(glyph_map).encode("latin-1"), compress=True)
         self._add_pdf_obj(to_unicode, "fonts")
         composite.to_unicode = to_unicode
-        system_info = CIDSystemInfo()
-        self._add_pdf_obj(system_info, "fonts")
-        cid_font.c_i_d_system_info = system_info
+        cid_font.c_i_d_system_info = SYSTEM_INFO  # type: ignore[assignment]  # (a string is written as it is)
         descriptor = font.desc
         descriptor.font_name = Name(name)
         self._add_pdf_obj(descriptor, "fonts")
@@ -245,19 +250,45 @@ def _whole_font(font: TTFFont, data: bytes) -> _WholeFont:
         if glyph_id not in by_id:
             by_id[glyph_id] = Glyph(glyph_id, (unicode,), font.cmap[unicode], int(font.cw[unicode]))
         glyphs[unicode] = by_id[glyph_id]
-    return _WholeFont(glyphs, zlib.compress(data), len(data))
+    pairs = {glyph_id: f"<{glyph_id:04X}> <{_utf16(glyph.unicode)}>" for glyph_id, glyph in by_id.items()}
+    return _WholeFont(glyphs, pairs, zlib.compress(data), len(data))
 
 
-def _to_unicode(glyph_map: SubsetMap) -> str:
-    """The ToUnicode CMap of the glyphs used, as fpdf2 writes it (so text can be copied and searched)."""
-    entries = [f"<{glyph_id:04X}> <{_utf16(glyph.unicode)}>\n" for glyph, glyph_id in glyph_map.items() if glyph]
+def _widths(glyph_map: _GlyphIdMap) -> tuple[int, str]:
+    """``/DW`` and ``/W`` of the glyphs used: the most common width is the default, and ``/W`` lists the others
+    (and the space, which pypdf looks up there for its word spacing) as runs of consecutive ids on one line."""
+    widths = {glyph_id: glyph.glyph_width for glyph, glyph_id in glyph_map.items() if glyph}
+    space = glyph_map.whole.glyphs.get(SPACE)
+    space_id = -1 if space is None else space.glyph_id
+    counts = Counter(width for glyph_id, width in widths.items() if glyph_id != space_id)
+    default = counts.most_common(1)[0][0] if counts else 0
+    runs: list[list[int]] = []  # [first id, width, width, ...]
+    previous = -2
+    for glyph_id in sorted(widths):
+        width = widths[glyph_id]
+        if width == default and glyph_id != space_id:
+            continue
+        if glyph_id == previous + 1:
+            runs[-1].append(width)
+        else:
+            runs.append([glyph_id, width])
+        previous = glyph_id
+    listed = " ".join(f"{run[0]} [{' '.join(map(str, run[1:]))}]" for run in runs)
+    return default, f"[{listed}]"
+
+
+def _to_unicode(glyph_map: _GlyphIdMap) -> str:
+    """The ToUnicode CMap of the glyphs used (so text can be copied and searched): fpdf2's, with each block's
+    pairs on one line (each pair written once per process)."""
+    pairs = [glyph_map.whole.unicode_pairs[glyph_id] for glyph, glyph_id in glyph_map.items() if glyph]
+    blocks = (pairs[start : start + CMAP_BLOCK] for start in range(0, len(pairs), CMAP_BLOCK))
     return (
         "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
         "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
         "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
         "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-        f"{fpdf_output._build_cmap_blocks(entries, 'bfchar')}"
-        "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+        + "".join(f"{len(block)} beginbfchar\n{' '.join(block)}\nendbfchar\n" for block in blocks)
+        + "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
     )
 
 

@@ -110,15 +110,22 @@ def _line(pdf: FPDF, text: str, *, y: float, size: float, color: tuple[int, int,
     while size > 8 and pdf.get_string_width(text) > TEXT_W:
         size -= 1
         pdf.set_font(FONT_FAMILY, size=size)
-    pdf.set_text_color(*color)
+    _text_color(pdf, color)
     pdf.text((PAGE_W - pdf.get_string_width(text)) / 2, y, text)
+
+
+def _text_color(pdf: FPDF, color: tuple[int, int, int]) -> None:
+    """Text in ``color``. fpdf2 fills glyphs with the text colour: where that differs from the fill colour, it wraps
+    each text in ``q … rg … Q``; with the fill colour set alike (nothing else on the page is filled), it does not."""
+    pdf.set_text_color(*color)
+    pdf.set_fill_color(*color)
 
 
 def _footer(pdf: FPDF, content: CertificateContent) -> None:
     qr_size = 30.0
     qr_x, qr_y = PAGE_W - 22 - qr_size, PAGE_H - 22 - qr_size
     draw_qr(pdf, content.verify_url, x=qr_x, y=qr_y, size=qr_size)
-    pdf.set_text_color(*GREY)
+    _text_color(pdf, GREY)
     pdf.set_font(FONT_FAMILY, size=10)
     pdf.text(24, PAGE_H - 30, f"Certificate No. {content.number}")
     pdf.set_font(FONT_FAMILY, size=7)

@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from pypdf import PdfReader
-from pypdf.generic import NameObject
+from pypdf.generic import IndirectObject, NameObject
 
 from jobs.certificates import fpdf_font
 from jobs.certificates.fonts import DEBIAN_DEJAVU, CertificateFont, find_font, load_font
@@ -178,8 +179,8 @@ def _font_dict(pdf: bytes) -> Any:
     return cid_font
 
 
-def _unicode_widths(cid_font: Any) -> dict[str, int]:
-    """Character → width, from the /W array and the ToUnicode map (which differ in codes from way to way)."""
+def _listed_widths(cid_font: Any) -> dict[int, int]:
+    """Code → width, as the /W array lists them."""
     widths: dict[int, int] = {}
     entries = list(cid_font["/W"])
     while entries:
@@ -190,10 +191,39 @@ def _unicode_widths(cid_font: Any) -> dict[str, int]:
         else:
             widths.update(dict.fromkeys(range(first, spec + 1), entries[2]))
             del entries[:3]
+    return widths
+
+
+def _unicode_codes(cid_font: Any) -> dict[str, int]:
+    """Character → code, from the ToUnicode map."""
     cmap = cid_font["/ToUnicode"].get_object().get_data().decode()
     codes = re.findall(r"<([0-9A-F]{4})> <([0-9A-F]+)>", cmap.split("endcodespacerange", 1)[1])
-    chars = {bytes.fromhex(text).decode("utf-16-be"): widths[int(code, 16)] for code, text in codes}
+    return {bytes.fromhex(text).decode("utf-16-be"): int(code, 16) for code, text in codes}
+
+
+def _unicode_widths(cid_font: Any) -> dict[str, int]:
+    """Character → width, from /W (/DW for a code it does not list) and the ToUnicode map (which differ in codes
+    from way to way)."""
+    widths, default = _listed_widths(cid_font), cid_font.get("/DW", 1000)  # 1000: the PDF's default /DW
+    chars = {char: widths.get(code, default) for char, code in _unicode_codes(cid_font).items()}
     return {char: width for char, width in chars.items() if char.isprintable()}  # fpdf2 alone also maps U+0000
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_whole_font_lists_its_widths_and_unicode_map_compactly(font: CertificateFont, name: str) -> None:
+    """pypdf reads the widths and the ToUnicode map back for every certificate: the most common width is /DW and
+    /W lists only the others (and the space, which pypdf's word spacing looks up there), the ToUnicode pairs
+    stand on one line, and the CIDSystemInfo is no object of its own."""
+    cid_font = _font_dict(render_certificate(certificate_content(name), font))
+    listed, codes = _listed_widths(cid_font), _unicode_codes(cid_font)
+    used = {code: _unicode_widths(cid_font)[char] for char, code in codes.items()}
+    assert cid_font["/DW"] == Counter(width for code, width in used.items() if code != codes[" "]).most_common(1)[0][0]
+    assert listed == {code: width for code, width in used.items() if width != cid_font["/DW"] or code == codes[" "]}
+    assert not isinstance(cid_font.raw_get("/CIDSystemInfo"), IndirectObject)
+    assert cid_font["/CIDSystemInfo"] == {"/Registry": "Adobe", "/Ordering": "UCS", "/Supplement": 0}
+    cmap = cid_font["/ToUnicode"].get_object().get_data().decode()
+    pairs = cmap.split("beginbfchar\n", 1)[1].split("\nendbfchar", 1)[0]
+    assert "\n" not in pairs and len(re.findall(r"<[0-9A-F]{4}> <[0-9A-F]+>", pairs)) == len(codes)
 
 
 def test_without_the_fast_path_fpdf2_does_it_all_and_the_certificate_is_the_same_text(

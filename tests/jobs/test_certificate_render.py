@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 import unicodedata
 from datetime import date
@@ -55,6 +56,17 @@ def test_names_in_any_script_render_as_extractable_text(font: CertificateFont, n
     assert len(fonts) == 1 and "DejaVuSans" in next(iter(fonts))  # one embedded Unicode font
     assert len(page.images) == 1  # the QR code
     check_certificate(pdf, expected_name=name)
+
+
+def test_text_is_drawn_in_its_colour_without_a_graphics_state_of_its_own(font: CertificateFont) -> None:
+    """The fill colour follows the text colour, so fpdf2 writes each text without ``q … rg … Q`` around it: a
+    colour is set only where it changes, and pypdf's check has fewer operators to read."""
+    page = PdfReader(io.BytesIO(render_certificate(content("Nguyễn Thị Hồng"), font))).pages[0]
+    stream = page.get_contents().get_data().decode("latin-1")  # type: ignore[union-attr]
+    texts = stream.count(" Tj ET")
+    assert texts == 8 and stream.count("q ") == 1  # the QR image's placement is the one saved state
+    colours = re.findall(r"^([0-9.]+ [0-9.]+ [0-9.]+) rg$", stream, re.MULTILINE)
+    assert colours == ["0.0863 0.1765 0.3686", "0.3529 0.3529 0.3529"] * 3  # navy and grey lines alternate
 
 
 def test_the_qr_code_is_a_sharp_black_and_white_image(font: CertificateFont) -> None:
