@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import uuid
 from datetime import UTC, datetime
@@ -31,16 +32,22 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from .config import AppSettings
 from .errors import AppError
-from .files import atomic_write
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1025
 ACCEPTED = "250 2.0.0 Message accepted for delivery"
 END_OF_DATA = b"\r\n.\r\n"  # the line end before the lone dot belongs to the message's last line
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # (os.open adds O_CLOEXEC itself)
 
 
 class EmlDirectorySink:
-    """An aiosmtpd handler that writes every message it accepts to ``directory`` as one ``.eml`` file."""
+    """An aiosmtpd handler that writes every message it accepts to ``directory`` as one ``.eml`` file.
+
+    Each file is written to a hidden temporary name and renamed into place, so whoever reads the directory (a mail
+    client, a test, the demo counting messages) sees a message whole or not at all. It is written in the event
+    loop and not flushed to disk: a message of a few dozen KB goes to the page cache in tens of microseconds,
+    less than handing it to a thread costs, and a development sink need not survive a power cut.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -50,9 +57,29 @@ class EmlDirectorySink:
         content = envelope.content
         data = content if isinstance(content, bytes) else (content or "").encode()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        await asyncio.to_thread(atomic_write, self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml", data)
+        self.store(f"{stamp}-{uuid.uuid4().hex[:12]}.eml", data)
         self.accepted += 1
         return ACCEPTED
+
+    def store(self, name: str, data: bytes) -> None:
+        """``data`` as ``directory/name``, written under a temporary name first (see the class)."""
+        temp = self.directory / f".{name}.tmp"
+        try:
+            fd = os.open(temp, NEW_FILE, 0o600)
+        except FileNotFoundError:  # the first message, or the directory was removed meanwhile
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, NEW_FILE, 0o600)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.rename(temp, self.directory / name)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
 
 
 class DataTooLong(AppError, ValueError):

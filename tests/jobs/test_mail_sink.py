@@ -4,8 +4,11 @@ line-by-line reading stores and answers, for every shape of DATA, however the by
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -133,3 +136,66 @@ async def test_the_bulk_way_is_the_one_taken(bulk: Server, monkeypatch: pytest.M
     monkeypatch.setattr(SMTP, "smtp_DATA", line_by_line)
     replies = await session(bulk[1], DATA["large"], 500)
     assert replies[1].startswith(b"250 kept") and len(bulk[0].contents) == 1
+
+
+async def sink_session(handler: EmlDirectorySink, data: bytes = DATA["one line"]) -> list[bytes]:
+    server = await start_sink(handler)
+    try:
+        return await session(bound_port(server), data, 1 << 20)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_stored_message_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is written under a hidden temporary name and renamed into place: at the rename no .eml file is
+    there yet and the temporary one already holds the whole message."""
+    handler = EmlDirectorySink(tmp_path / "mail")
+    seen: list[tuple[str, list[Path], bytes]] = []
+    real_rename, real_replace = os.rename, os.replace
+
+    def watch(rename: Callable[..., None]) -> Callable[..., None]:
+        def renamed(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+            seen.append((Path(source).name, sorted(handler.directory.glob("*.eml")), Path(source).read_bytes()))
+            rename(source, target, *args, **kwargs)
+
+        return renamed
+
+    monkeypatch.setattr(os, "rename", watch(real_rename))
+    monkeypatch.setattr(os, "replace", watch(real_replace))
+    replies = await sink_session(handler)
+    assert replies[1].startswith(b"250 2.0.0")
+    ((temp_name, eml_files, content),) = seen
+    assert temp_name.startswith(".") and not temp_name.endswith(".eml") and eml_files == []
+    assert content == b"Subject: hi\r\n"
+    assert [p.read_bytes() for p in handler.directory.iterdir()] == [content]  # the temporary name is gone
+
+
+async def test_a_message_is_stored_in_the_event_loop_without_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A development sink: no thread hand-off and no flush to disk per message (both cost more CPU than the
+    write itself)."""
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the sink handed the write to a thread or flushed it to disk")
+
+    monkeypatch.setattr(asyncio, "to_thread", refused)
+    monkeypatch.setattr(os, "fsync", refused)
+    handler = EmlDirectorySink(tmp_path / "mail")
+    replies = await sink_session(handler)
+    assert replies[1].startswith(b"250 2.0.0") and len(list(handler.directory.glob("*.eml"))) == 1
+
+
+async def test_a_message_that_cannot_be_stored_is_refused_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "rename", no_space)
+    monkeypatch.setattr(os, "replace", no_space)
+    handler = EmlDirectorySink(tmp_path / "mail")
+    replies = await sink_session(handler)
+    assert not replies[1].startswith(b"2") and handler.accepted == 0
+    assert list(handler.directory.iterdir()) == []
