@@ -14,6 +14,12 @@ worker sending to it. ``BulkDataSMTP`` reads DATA in the chunks the socket deliv
 then does what aiosmtpd does with it: the same checks before, the same limits and the handler's ``handle_DATA``
 after. It relies on aiosmtpd's internals (``bulk_data_available`` checks them when this module is imported; if
 they changed, the server reads DATA as aiosmtpd does).
+
+aiosmtpd parses the address of every MAIL FROM and RCPT TO with the standard library's RFC 5322 header parser
+(``email._header_value_parser.get_angle_addr``), which was the next largest cost per message. ``BulkDataSMTP``
+reads a plain ``<local@domain>`` (dot-atoms of ASCII letters, digits and the usual symbols, optionally followed
+by parameters) with one regular expression, to the same address and parameters, and leaves every other form to
+aiosmtpd's parser: quoted local parts, domain literals, comments, non-ASCII addresses and malformed ones.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import uuid
 from datetime import UTC, datetime
@@ -37,6 +44,12 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1025
 ACCEPTED = "250 2.0.0 Message accepted for delivery"
 END_OF_DATA = b"\r\n.\r\n"  # the line end before the lone dot belongs to the message's last line
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322's atext, ASCII only
+# "<local@domain>", then either nothing or whitespace and parameters (which start with neither a space nor a
+# comment: the parser skips those after the ">"). Any other form goes to aiosmtpd's parser.
+PLAIN_ADDRESS = re.compile(
+    rf"<(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+(?P<rest>[^\s(].*))?"
+)
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # (os.open adds O_CLOEXEC itself)
 
 
@@ -96,7 +109,19 @@ _BULK = bulk_data_available()
 
 
 class BulkDataSMTP(SMTP):
-    """aiosmtpd's SMTP server, reading DATA in chunks rather than line by line (see the module's docstring)."""
+    """aiosmtpd's SMTP server, reading DATA in chunks rather than line by line and plain addresses with a regular
+    expression (see the module's docstring)."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The address in MAIL FROM or RCPT TO, and the rest of the argument (its parameters); ``(None, None)`` if
+        malformed. What aiosmtpd's own ``_getaddr`` returns, by a regular expression for a plain address."""
+        plain = PLAIN_ADDRESS.fullmatch(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        local = plain["local"]
+        if self.local_part_limit and len(local) > self.local_part_limit:
+            return None, None
+        return f"{local}@{plain['domain']}", plain["rest"] or ""
 
     async def smtp_DATA(self, arg: str) -> None:
         hooks = getattr(self, "_handle_hooks", {})

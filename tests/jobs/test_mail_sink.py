@@ -11,9 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd import smtp as aiosmtpd_smtp
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from jobs.mail_sink import BulkDataSMTP, EmlDirectorySink, bound_port, bulk_data_available, start_sink
+from jobs.mail_sink import (
+    PLAIN_ADDRESS,
+    BulkDataSMTP,
+    EmlDirectorySink,
+    bound_port,
+    bulk_data_available,
+    start_sink,
+)
 
 BASE64_LINE = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n"
 # DATA as sent (dot-stuffed, ending with the lone dot), in the shapes that matter to the end-of-data search.
@@ -199,3 +207,97 @@ async def test_a_message_that_cannot_be_stored_is_refused_and_leaves_no_file(
     replies = await sink_session(handler)
     assert not replies[1].startswith(b"2") and handler.accepted == 0
     assert list(handler.directory.iterdir()) == []
+
+
+# MAIL FROM / RCPT TO arguments (after the keyword, stripped, as aiosmtpd passes them on): plain addresses that the
+# regular expression reads, and forms it leaves to aiosmtpd's parser, well-formed or not.
+ADDRESSES = [
+    "<a@example.test>",
+    "<participant1.abc123@example.test>",
+    "<First.Last+tag@Sub.Example-Domain.TEST>",
+    "<o'brien!x#y$z%&*/=?^_`{|}~-w@example.test>",
+    "<a@localhost>",
+    "<a@example.test> SIZE=1000",
+    "<a@example.test>  SIZE=1000 BODY=8BITMIME",
+    "<a@example.test>\tSMTPUTF8",
+    "<a@example.test> SIZE=1 (a comment after)",
+    "<a@example.test>SIZE=1",
+    "<a@example.test> (a comment) SIZE=1",
+    "<a@example.test> \x0bSIZE=1",
+    "<a@example.test>>",
+    "<>",
+    '<"first last"@example.test>',
+    "<a@[127.0.0.1]>",
+    "<ñandú@example.test>",
+    "<a@exämple.test>",
+    "<a..b@example.test>",
+    "<.a@example.test>",
+    "<a.@example.test>",
+    "<a@example..test>",
+    "<a@.example.test>",
+    "<a@example.test.>",
+    "<a@>",
+    "<@example.test>",
+    "<a>",
+    "<a@example.test",
+    "a@example.test>",
+    "a@example.test",
+    "a@example.test SIZE=1",
+    "<a b@example.test>",
+    "<a@b@example.test>",
+    "<@relay.test:a@example.test>",
+    "<" + "x" * 65 + "@example.test>",
+    "",
+]
+
+
+@pytest.mark.parametrize("local_part_limit", [0, 64])
+async def test_addresses_are_read_as_aiosmtpd_reads_them(local_part_limit: int) -> None:
+    loop = asyncio.get_running_loop()
+    ours = BulkDataSMTP(Recorder(), hostname="sink.test", loop=loop)
+    theirs = SMTP(Recorder(), hostname="sink.test", loop=loop)
+    for server in (ours, theirs):
+        server.local_part_limit = local_part_limit
+    for argument in ADDRESSES:
+        assert ours._getaddr(argument) == theirs._getaddr(argument), argument
+
+
+async def test_plain_addresses_skip_the_header_parser(bulk: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The addresses the certificate mailer sends are read by the regular expression, not by the standard
+    library's header parser: the comparisons above compare two readers, not one with itself."""
+    plain = [argument for argument in ADDRESSES if PLAIN_ADDRESS.fullmatch(argument)]
+    assert plain == [*ADDRESSES[:9], "<" + "x" * 65 + "@example.test>"]  # the rest go to the parser
+
+    def parser(value: str) -> Any:
+        raise AssertionError(f"the header parser read {value!r}")
+
+    monkeypatch.setattr(aiosmtpd_smtp, "get_angle_addr", parser)
+    monkeypatch.setattr(aiosmtpd_smtp, "get_addr_spec", parser)
+    replies = await session(bulk[1], DATA["one line"], 1 << 20)  # MAIL FROM:<a@…> and RCPT TO:<b@…>
+    assert replies[1].startswith(b"250 kept") and len(bulk[0].contents) == 1
+
+
+async def envelope_replies(port: int, sender: str, recipient: str) -> list[bytes]:
+    """The server's replies to MAIL FROM and RCPT TO with these arguments, over EHLO."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await reader.readline()
+        replies = []
+        for command in ("EHLO client.test", f"MAIL FROM:{sender}", f"RCPT TO:{recipient}", "RSET"):
+            writer.write(command.encode() + b"\r\n")
+            await writer.drain()
+            while (line := await reader.readline())[3:4] == b"-":
+                pass
+            replies.append(line)
+        return replies[1:3]
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.mark.parametrize("argument", [a for a in ADDRESSES if "\x0b" not in a and a])
+async def test_the_server_answers_every_address_as_aiosmtpd_does(argument: str, bulk: Server, plain: Server) -> None:
+    answers = {}
+    for name, (_, port) in (("bulk", bulk), ("plain", plain)):
+        answers[name] = await envelope_replies(port, argument, argument)
+    assert answers["bulk"] == answers["plain"]
