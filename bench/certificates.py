@@ -7,6 +7,7 @@
     .venv/bin/python bench/certificates.py --skip-demo           # render bench only
     .venv/bin/python bench/certificates.py --participants 500 --demo-args "--workers 2"
     .venv/bin/python bench/certificates.py --skip-render --skip-demo --direct 300   # jobs' code, no queue
+    .venv/bin/python bench/certificates.py --skip-render --skip-demo --sink 3000    # the mail sink's CPU per email
     .venv/bin/python bench/certificates.py --skip-render --database-url postgresql+asyncpg://postgres@127.0.0.1/test \
         --database-schema bench_cert                                              # the demo on PostgreSQL
 
@@ -23,6 +24,12 @@ work can be grouped):
 ``generator.generate`` then ``mailer.send`` (to a sink in the same process) for N participants of a fresh demo
 event on a throwaway SQLite database, with wall and CPU time per participant. CPU time moves less with the
 machine's load than wall time, and splits the demo's cost into render+check and everything else.
+
+Sink (``--sink N``): the mail sink as the demo runs it, in its own process (``python -m jobs.mail_sink`` from this
+checkout), receiving N certificate emails (a few rendered certificates, built as the mailer builds them, sent
+with the mailer's MAIL FROM, RCPT TO and DATA over ``SMTP_POOL_SIZE``'s default of 20 connections, after 100
+unmeasured ones); the sink process's CPU time per email, user and system, from ``/proc/<pid>/stat``. In the demo
+the sink shares the two cores with the worker sending to it; this isolates its share.
 
 Demo: ``queue-system demo certificates --participants N --cleanup --seed 1`` as a subprocess, with
 ``REDIS_URL`` pointing at a private ``redis-server`` and ``APP_DATA_DIR`` at a temporary directory (so the
@@ -196,6 +203,64 @@ async def direct(count: int, concurrency: int) -> None:
             await db.dispose()
 
 
+async def sink_cpu(count: int, lanes: int = 20, warm_up: int = 100) -> None:
+    from jobs.certificates.demo import start_sink_process
+    from jobs.certificates.message import CertificateEmail, build_message, new_message_id
+    from jobs.certificates.render import format_date
+    from jobs.certificates.smtp import SmtpConfig, SmtpPool, send_data
+    from jobs.config import AppSettings
+
+    sender = AppSettings().mail_from
+    with tempfile.TemporaryDirectory() as cache:
+        font = load_font(find_font(), Path(cache))
+        emails = []
+        for i, item in enumerate(contents(20)):
+            mail = CertificateEmail(
+                sender=sender,
+                recipient_name=item.participant_name,
+                recipient_address=f"participant{i}.{i:06x}@example.test",
+                event_name=item.event_name,
+                event_date_text=format_date(item.event_date),
+                certificate_number=item.number,
+                message_id=new_message_id(sender),
+            )
+            emails.append((mail, build_message(mail, render_certificate(item, font))))
+    with tempfile.TemporaryDirectory() as data_dir:
+        # The sink runs ``-m jobs.mail_sink``: from this checkout, wherever the bench is started from.
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+        process, url = await start_sink_process(Path(data_dir) / "sink")
+        pool = SmtpPool(SmtpConfig.from_url(url), lanes)
+
+        async def send(index: int) -> None:
+            mail, data = emails[index % len(emails)]
+            async with pool.connection() as client:
+                await client.mail(mail.sender_address)
+                await client.rcpt(mail.recipient_address)
+                await send_data(client, data)
+
+        try:
+            await run_concurrently(send, list(range(warm_up)), lanes)
+            before, wall = _process_cpu(process.pid), time.perf_counter()
+            await run_concurrently(send, list(range(warm_up, warm_up + count)), lanes)
+            after, wall = _process_cpu(process.pid), time.perf_counter() - wall
+            stored = len(list((Path(data_dir) / "sink").glob("*.eml")))
+        finally:
+            await pool.close()
+            process.terminate()
+            await process.wait()
+    user, system = ((a - b) * 1000 / count for a, b in zip(after, before, strict=True))
+    kib = statistics.mean(len(data) for _, data in emails) / 1024
+    print(f"sink: {count} emails of {kib:.0f} KiB over {lanes} connections, {stored} stored, {count / wall:.0f}/s")
+    print(f"sink process CPU per email: {user + system:.3f} ms ({user:.3f} user, {system:.3f} system)")
+
+
+def _process_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 async def run_concurrently(step: Callable[[int], Awaitable[object]], ids: list[int], concurrency: int) -> None:
     """``step`` for every id, ``concurrency`` at a time (as a worker runs that many jobs)."""
     pending = iter(ids)
@@ -252,6 +317,7 @@ def main() -> None:
     parser.add_argument("--demo-args", default="", help="extra options for the demo command, e.g. '--workers 2'")
     parser.add_argument("--direct", type=int, default=0, help="also time N generate+send calls without the queue")
     parser.add_argument("--direct-concurrency", type=int, default=1, help="how many --direct calls run at a time")
+    parser.add_argument("--sink", type=int, default=0, help="also time N emails into a mail sink process (its CPU)")
     parser.add_argument("--database-url", default="", help="the demo's DATABASE_URL (default: SQLite in a temp dir)")
     parser.add_argument("--database-schema", default="", help="the demo's DATABASE_SCHEMA (PostgreSQL; must exist)")
     parser.add_argument("--skip-demo", action="store_true")
@@ -262,6 +328,8 @@ def main() -> None:
         render_bench(args.count, args.rounds)
     if args.direct:
         asyncio.run(direct(args.direct, args.direct_concurrency))
+    if args.sink:
+        asyncio.run(sink_cpu(args.sink))
     if not args.skip_demo:
         database = {"DATABASE_URL": args.database_url, "DATABASE_SCHEMA": args.database_schema}
         demo(args.participants, shlex.split(args.demo_args), {k: v for k, v in database.items() if v})
