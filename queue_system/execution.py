@@ -26,8 +26,7 @@ from .keys import Keys, queue_key
 from .leases import LeaseKeeper
 from .middleware import CTX_ADMITTED, Postponed
 from .retention import result_ttl_ms
-from .runner import WorkerRuntime, attempt_priority, error_summary, lost_attempts
-from .serialization import loads
+from .runner import WorkerRuntime, attempt_priority, error_summary, lost_attempts, record_tags
 from .spec import JobSpec
 from .types import JobState, Priority
 
@@ -140,7 +139,7 @@ class Executor:
             job_try=claim.job_try,
             queue=claim.queue,
             priority=attempt_priority(meta, claim.score, spec),
-            tags=loads(meta["tg"]) if "tg" in meta else {},
+            tags=record_tags(meta),
             enqueued_at_ms=enqueued_ms,
             lost_attempts=lost_attempts(claim.job_try, meta),
             token=claim.token,

@@ -4,11 +4,10 @@ Outcomes that arrive while a call is in flight go together in the next one, so a
 per batch instead of one per job. The Finisher, not the job's task, owns the write: the worker hands an outcome
 over (``hand_over``) and its job task ends at once, without waiting for the write (a task of its own per job, and
 later a future the job's task waited on, were each a twentieth of a no-op job's cost); a stopping worker waits for
-the Finisher instead (``wait_written``). A caller that must know the result waits on ``submit``'s future;
-cancelling that wait does not stop the write. A Redis outage is retried with backoff until each
-outcome's deadline (the end of the job's lease: after it, another worker may own the job and the fenced write would
-be refused anyway); an outcome past its deadline is abandoned and logged. An outcome the script refuses (the
-attempt lost its lease: fencing) is logged and counted here too.
+the Finisher instead (``wait_written``). A Redis outage is retried with backoff until each outcome's deadline (the
+end of the job's lease: after it, another worker may own the job and the fenced write would be refused anyway); an
+outcome past its deadline is abandoned and logged. An outcome the script refuses (the attempt lost its lease:
+fencing) is logged and counted here too.
 """
 
 from __future__ import annotations
@@ -33,15 +32,6 @@ RETRY_MAX_S = 1.0
 class _Pending:
     entry: list[str]  # one outcome in finish.lua's form: [job id, token, outcome, ...]
     deadline: float  # time.monotonic() after which it is abandoned
-    future: asyncio.Future[bool] | None  # True: recorded; False: refused (lease lost) or abandoned; None: not awaited
-
-    def settle(self, result: bool) -> None:
-        if self.future is not None and not self.future.done():
-            self.future.set_result(result)
-
-    def fail(self, exc: BaseException) -> None:
-        if self.future is not None and not self.future.done():
-            self.future.set_exception(exc)
 
 
 class Finisher:
@@ -54,19 +44,10 @@ class Finisher:
         self.flushing: asyncio.Task[None] | None = None
         self.refused = 0  # outcomes of attempts that had lost their lease
 
-    def submit(self, entry: list[str], deadline: float) -> asyncio.Future[bool]:
-        """Queue one outcome; the future tells whether finish.lua recorded it (or raises what the script raised).
-        Cancelling the future stops only the wait: the outcome is written all the same."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue(_Pending(entry, deadline, future))
-        return future
-
     def hand_over(self, entry: list[str], deadline: float) -> None:
-        """Queue one outcome nobody waits for (a refusal or a script error is logged here)."""
-        self._queue(_Pending(entry, deadline, None))
-
-    def _queue(self, pending: _Pending) -> None:
-        self.pending.append(pending)
+        """Queue one outcome to write; nobody waits for it (a refusal, an abandonment or a script error is logged
+        here)."""
+        self.pending.append(_Pending(entry, deadline))
         if self.flushing is None or self.flushing.done():
             self.flushing = asyncio.create_task(self._flush())
 
@@ -89,21 +70,18 @@ class Finisher:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RETRY_MAX_S)
                 continue
-            except Exception as exc:  # not an outage (a script error, a bug): logged, and the waiters see it
+            except Exception as exc:  # not an outage (a script error, a bug): logged, the batch dropped
                 log.error(
                     "job.finish_failed",
                     outcomes=len(batch),
                     job_ids=[pending.entry[0] for pending in batch[:20]],
                     error=f"{type(exc).__name__}: {exc}",
                 )
-                for pending in batch:
-                    pending.fail(exc)
                 continue
             delay = RETRY_FIRST_S
             for pending, answer in zip(batch, answers, strict=True):
                 if not answer:
                     self._refused(pending.entry)
-                pending.settle(bool(answer))
 
     async def _write(self, entries: list[list[str]]) -> list[int]:
         config = self.config
@@ -123,14 +101,13 @@ class Finisher:
 
     @staticmethod
     def _in_time(batch: list[_Pending], exc: BaseException) -> list[_Pending]:
-        """The outcomes of a failed write that may still be retried; the others are abandoned (False)."""
+        """The outcomes of a failed write that may still be retried; the others are abandoned (logged)."""
         now = time.monotonic()
         keep = []
-        for pending in batch:  # (whether anyone still waits for it or not)
+        for pending in batch:
             if now > pending.deadline:
                 job_id, outcome = pending.entry[0], pending.entry[2]
                 log.error("job.finish_abandoned", job_id=job_id, outcome=outcome, error=str(exc))
-                pending.settle(False)
             else:
                 keep.append(pending)
         return keep

@@ -197,7 +197,7 @@ class WorkerRuntime:
             job_try=job_try,
             queue=meta.get("q") or fallback_queue,
             priority=attempt_priority(meta, ctx.get("score"), spec),
-            tags=loads(meta["tg"]) if meta.get("tg") else {},
+            tags=record_tags(meta),
             enqueued_at_ms=int(meta.get("et") or _ms(ctx.get("enqueue_time"))),
             lost_attempts=lost_attempts(job_try, meta),
             token="",
@@ -254,6 +254,12 @@ def attempt_priority(meta: dict[str, str], score: Any, spec: JobSpec) -> Priorit
         return _PRIORITY_OF_TEXT.get(meta["p"]) or Priority(int(meta["p"]))
     from_score = Priority.from_score(float(score)) if isinstance(score, int | float) else None
     return from_score if from_score is not None else spec.priority
+
+
+def record_tags(meta: dict[str, str]) -> dict[str, str]:
+    """The job's tags from its record (enqueue.lua writes the field only when there are any)."""
+    tags = meta.get("tg")
+    return loads(tags) if tags else {}
 
 
 def lost_attempts(job_try: int, meta: dict[str, str]) -> int:

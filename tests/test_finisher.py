@@ -1,6 +1,6 @@
 """Writing outcomes (queue_system/finisher.py) on the real Redis: the Finisher, not the job's task, owns each write —
-a waiter cancelled mid-write does not stop it, a Redis restart is retried through, an outcome past its lease is
-abandoned (logged, False), and a stale attempt's outcome is refused and counted."""
+outcomes handed over are written with nobody waiting, a Redis restart is retried through, an outcome past its lease
+is abandoned (logged), and a stale attempt's outcome is refused and counted."""
 
 from __future__ import annotations
 
@@ -37,21 +37,6 @@ async def claimed(client: Client, count: int = 1) -> list[Claim]:
     return parse_claims(answer, ["alpha"])[1]
 
 
-async def test_the_write_goes_on_when_its_waiter_is_cancelled(client: Client, config: QueueConfig) -> None:
-    [claim] = await claimed(client)
-    finisher = Finisher(Scripts(client.redis), config)
-
-    async def job_task() -> bool:  # a caller that waits for the write
-        return await finisher.submit(completed(claim), time.monotonic() + 30)
-
-    waiter = asyncio.create_task(job_task())
-    await asyncio.sleep(0)
-    waiter.cancel()  # as shutdown cancels a job task that is waiting for its outcome's write
-    await finisher.wait_written(timeout=5)
-    assert waiter.cancelled()
-    assert await state(client, claim) == b"completed"
-
-
 async def test_a_redis_restart_is_retried_through(config: QueueConfig) -> None:
     with RedisServer(appendonly=True) as server:  # AOF: the claimed jobs and their leases survive the restart
         own = config.model_copy(update={"redis_url": server.url})
@@ -59,12 +44,13 @@ async def test_a_redis_restart_is_retried_through(config: QueueConfig) -> None:
             jobs = await claimed(client, 3)
             finisher = Finisher(Scripts(client.redis), own)
             server.stop()
-            futures = [finisher.submit(completed(claim), time.monotonic() + 30) for claim in jobs]
-            await asyncio.sleep(0.5)  # a few failed tries
-            futures[0].cancel()  # its job task was cancelled (shutdown) during the outage: the write goes on
-            server.start()
-            assert await asyncio.wait_for(asyncio.gather(*futures[1:]), 15) == [True, True]
-            await finisher.wait_written(timeout=5)
+            with structlog.testing.capture_logs() as logs:
+                for claim in jobs:
+                    finisher.hand_over(completed(claim), time.monotonic() + 30)
+                await asyncio.sleep(0.5)  # a few failed tries
+                server.start()
+                await finisher.wait_written(timeout=15)
+            assert any(line["event"] == "job.finish_retrying" for line in logs)
             for claim in jobs:
                 assert await state(client, claim) == b"completed"
 
@@ -75,9 +61,12 @@ async def test_an_outcome_past_its_deadline_is_abandoned(config: QueueConfig, cl
     try:
         finisher = Finisher(Scripts(unreachable), config)
         started = time.monotonic()
-        future = finisher.submit(completed(claim), started + 0.3)
-        assert await asyncio.wait_for(future, 10) is False
-        assert time.monotonic() - started < 5
+        with structlog.testing.capture_logs() as logs:
+            finisher.hand_over(completed(claim), started + 0.3)
+            await finisher.wait_written(timeout=10)
+        assert time.monotonic() - started < 5 and not finisher.pending
+        [abandoned] = [line for line in logs if line["event"] == "job.finish_abandoned"]
+        assert abandoned["job_id"] == claim.job_id
     finally:
         await close_redis(unreachable)
     assert await state(client, claim) == b"active"  # not written: the attempt's lease runs on
@@ -87,11 +76,12 @@ async def test_a_stale_attempts_outcome_is_refused_and_counted(client: Client, c
     first, second = await claimed(client, 2)
     finisher = Finisher(Scripts(client.redis), config)
     deadline = time.monotonic() + 30
-    stale = finisher.submit(completed(first, token="another-worker:stale:1"), deadline)
-    fresh = finisher.submit(completed(second), deadline)
-    assert await asyncio.gather(stale, fresh) == [False, True]
+    finisher.hand_over(completed(first, token="another-worker:stale:1"), deadline)
+    finisher.hand_over(completed(second), deadline)
+    await finisher.wait_written(timeout=5)
     assert finisher.refused == 1
     assert await state(client, first) == b"active"
+    assert await state(client, second) == b"completed"
 
 
 async def test_outcomes_handed_over_are_written_without_a_waiter_and_a_script_error_is_logged(
