@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
 import uuid
@@ -39,6 +38,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from .config import AppSettings
 from .errors import AppError
+from .files import atomic_write
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1025
@@ -50,7 +50,6 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322's atext, ASCII only
 PLAIN_ADDRESS = re.compile(
     rf"<(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+(?P<rest>[^\s(].*))?"
 )
-NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # (os.open adds O_CLOEXEC itself)
 
 
 class EmlDirectorySink:
@@ -70,29 +69,9 @@ class EmlDirectorySink:
         content = envelope.content
         data = content if isinstance(content, bytes) else (content or "").encode()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.store(f"{stamp}-{uuid.uuid4().hex[:12]}.eml", data)
+        atomic_write(self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml", data, durable=False)
         self.accepted += 1
         return ACCEPTED
-
-    def store(self, name: str, data: bytes) -> None:
-        """``data`` as ``directory/name``, written under a temporary name first (see the class)."""
-        temp = self.directory / f".{name}.tmp"
-        try:
-            fd = os.open(temp, NEW_FILE, 0o600)
-        except FileNotFoundError:  # the first message, or the directory was removed meanwhile
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temp, NEW_FILE, 0o600)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            os.rename(temp, self.directory / name)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
 
 
 class DataTooLong(AppError, ValueError):
