@@ -135,13 +135,14 @@ class Batch:
         self.client.register(call.spec.name, call.spec.info)
         tags = {**call.request.tags, CALLBACK_TAG: self.batch_id}
         request = replace(call.request, kwargs={**call.request.kwargs, "batch_id": self.batch_id}, tags=tags)
-        return orjson.dumps(self.client._prepare(request, call.spec.info)).decode()
+        return orjson.dumps(self.client._prepare(request, call.spec.info, int(time.time() * 1000))).decode()
 
     async def _write(self, calls: list[JobCall], create: dict[str, str] | None) -> list[Job]:
         """Write the jobs in calls of ``BATCH_CHUNK``; with several, the first holds the batch open and the last
         lets it go (lua/batch_add.lua), so it cannot finish in between."""
         entries = []
         infos: dict[str, FunctionInfo] = {}
+        now_ms = int(time.time() * 1000)
         for call in calls:
             info = infos.get(call.spec.name)
             if info is None:
@@ -152,7 +153,7 @@ class Batch:
             request = JobRequest(
                 r.function, r.args, r.kwargs, r.queue, r.priority, r.defer_by, r.defer_until, r.job_id, tags
             )
-            entries.append(self.client._prepare(request, info))
+            entries.append(self.client._prepare(request, info, now_ms))
         chunks = [entries[i : i + BATCH_CHUNK] for i in range(0, len(entries), BATCH_CHUNK)] or [[]]
         held = len(chunks) > 1
         created: list[int] = []

@@ -187,7 +187,8 @@ class Client:
         try:
             requests = list(requests)
             infos = {name: await self.function_info(name) for name in {r.function for r in requests}}
-            prepared = [self._prepare_any(r, infos[r.function]) for r in requests]
+            now_ms = int(time.time() * 1000)  # the call's jobs share their enqueue time
+            prepared = [self._prepare_any(r, infos[r.function], now_ms) for r in requests]
             return await self._write(prepared) if prepared else []
         except REDIS_DOWN_ERRORS as exc:
             raise RedisUnavailable(f"enqueue failed, Redis is unreachable: {type(exc).__name__}: {exc}") from exc
@@ -203,13 +204,17 @@ class Client:
                 for call in calls:
                     await self.scripts.enqueue(keys=[], args=[now, prefix, *call.args], client=pipe)
                 answers = await pipe.execute()
-        return [
-            _job_of(self, job_id, queue, answer)
-            for call, call_answers in zip(calls, answers, strict=True)
-            for job_id, queue, answer in zip(call.ids, call.queues, call_answers, strict=True)
-        ]
+        jobs: list[Job] = []
+        for call, call_answers in zip(calls, answers, strict=True):
+            if call.run:
+                if call_answers != [len(call.ids)]:
+                    raise EnqueueError(f"enqueue.lua answered a run of {len(call.ids)} jobs with {call_answers!r}")
+                jobs += [Job(self, job_id, queue) for job_id, queue in zip(call.ids, call.queues, strict=True)]
+            else:
+                jobs += [_job_of(self, *job) for job in zip(call.ids, call.queues, call_answers, strict=True)]
+        return jobs
 
-    def _prepare_any(self, request: JobRequest, info: FunctionInfo) -> PreparedJob:
+    def _prepare_any(self, request: JobRequest, info: FunctionInfo, now_ms: int) -> PreparedJob:
         """A plain job (new id, ready now, no unique or limit key) in enqueue_wire's compact form, else as
         :meth:`_prepare` makes it."""
         if (
@@ -219,12 +224,12 @@ class Client:
             or request.unique is not None
             or request.limit_key is not None
         ):
-            return self._prepare(request, info)
-        return self._prepare_plain(request, info)
+            return self._prepare(request, info, now_ms)
+        return self._prepare_plain(request, info, now_ms)
 
-    def _prepare_plain(self, request: JobRequest, info: FunctionInfo) -> PlainJob:
+    def _prepare_plain(self, request: JobRequest, info: FunctionInfo, now_ms: int) -> PlainJob:
         queue, priority = self._route(request, info)
-        payload = self._payload(request, info, int(time.time() * 1000))
+        payload = self._payload(request, info, now_ms)
         tags = _tags_json(request.tags)
         key = (queue, priority, request.function, tags)
         shape = self._plain_shapes.get(key)
@@ -235,12 +240,11 @@ class Client:
             shape = self._plain_shapes[key] = (expires, str(int(priority)), queue, queue_key(queue), key[2], tags)
         return shape, payload
 
-    def _prepare(self, request: JobRequest, info: FunctionInfo) -> list[str]:
+    def _prepare(self, request: JobRequest, info: FunctionInfo, now_ms: int) -> list[str]:
         """One job in enqueue.lua's general form (see its header), after every check that can refuse it."""
         queue, priority = self._route(request, info)
         if request.defer_by is not None and request.defer_until is not None:
             raise EnqueueError("use either _defer_by or _defer_until, not both")
-        now_ms = int(time.time() * 1000)
         due_ms = compute_due_ms(now_ms, request.defer_by, request.defer_until)
         unique = request.unique
         if unique is not None and unique.mode is UniqueMode.DEBOUNCE:

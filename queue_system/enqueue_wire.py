@@ -31,11 +31,14 @@ ID_BYTES = 16  # random bytes per drawn id (32 hex digits, like arq's uuid4().he
 
 @dataclass(slots=True)
 class ScriptCall:
-    """One enqueue.lua call: its arguments after the time and prefix, and each job's id and queue, in order."""
+    """One enqueue.lua call: its arguments after the time and prefix, and each job's id and queue, in order.
+    ``run``: the call is a run of plain jobs, which the script answers with their number (all are created: their
+    ids are new) rather than one answer per job."""
 
     args: ScriptArgs
     ids: list[str]
     queues: list[str]
+    run: bool = False
 
 
 def script_calls(prepared: list[PreparedJob]) -> list[ScriptCall]:
@@ -68,4 +71,5 @@ def _run_call(shape: PlainShape, jobs: list[PlainJob]) -> ScriptCall:
     width = 2 * ID_BYTES
     args: ScriptArgs = [EMPTY_ENTRIES, orjson.dumps(shape), ids]
     args += [payload for _, payload in jobs]
-    return ScriptCall(args, [ids[at : at + width] for at in range(0, len(ids), width)], [shape[2]] * len(jobs))
+    drawn = [ids[at : at + width] for at in range(0, len(ids), width)]
+    return ScriptCall(args, drawn, [shape[2]] * len(jobs), run=True)

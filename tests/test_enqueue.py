@@ -21,6 +21,7 @@ from queue_system import (
     use_client,
 )
 from queue_system.keys import queue_key
+from queue_system.types import PRIORITY_BAND
 from tests.app.jobs import echo, ordered
 from tests.support.indexes import assert_indexes_exact
 
@@ -147,6 +148,19 @@ async def test_a_bulk_call_keeps_its_order_and_each_handle_names_its_own_job(cli
     assert [client.codec.deserialize(p)["a"] for p in payloads] == [list(r.args) for r in requests]
     tagged = await client.redis.hget(f"{client.keys.prefix}:meta:{jobs[7].job_id}", "tg")
     assert tagged == b'{"n":"x"}'
+
+
+async def test_a_run_of_plain_jobs_gets_the_same_scores_one_by_one_enqueues_would(client: Client) -> None:
+    """enqueue.lua formats a run's scores itself (as integers, once per job): they must be exactly the priority
+    band plus the queue's next FIFO numbers, continuing from single enqueues and continued by them."""
+    first = await client.enqueue_job("echo", 0, _queue="alpha", _priority=Priority.HIGH)
+    run = await client.enqueue_many([JobRequest("echo", (i,), queue="alpha", priority=Priority.HIGH) for i in range(3)])
+    last = await client.enqueue_job("echo", 4, _queue="alpha", _priority=Priority.HIGH)
+    scores = [await client.redis.zscore(queue_key("alpha"), job.job_id) for job in (first, *run, last)]
+    band = int(Priority.HIGH) * PRIORITY_BAND
+    assert scores == [band + seq for seq in range(1, 6)]
+    fn_index = f"{client.keys.prefix}:jobs:alpha:waiting:fn:echo"
+    assert [await client.redis.zscore(fn_index, job.job_id) for job in run] == scores[1:4]
 
 
 async def test_unserializable_argument_raises_and_writes_nothing(client: Client) -> None:

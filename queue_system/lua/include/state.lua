@@ -135,11 +135,20 @@ end
 -- queued_score(prefix, queue, priority, due, now, seqs): a new job's queue score and state (enqueue.lua's header
 -- explains the score): delayed when due later, else waiting with the queue's next FIFO number. seqs[queue] holds
 -- the last number this script handed out (false or nil: none yet); the caller writes it back once at the end.
+-- last_seq gives that number (read from Redis if this script has handed out none yet), ready_score the score.
+local function last_seq(prefix, queue, seqs)
+  return seqs[queue] or tonumber(redis.call("GET", prefix .. ":seq:" .. queue) or "0")
+end
+
+local function ready_score(priority, seq)
+  return priority * 1e11 + (seq % 1e11)
+end
+
 local function queued_score(prefix, queue, priority, due, now, seqs)
   if due > now then return due + (tonumber(priority) + 1) / 10, "delayed" end
-  local seq = (seqs[queue] or tonumber(redis.call("GET", prefix .. ":seq:" .. queue) or "0")) + 1
+  local seq = last_seq(prefix, queue, seqs) + 1
   seqs[queue] = seq
-  return tonumber(priority) * 1e11 + (seq % 1e11), "waiting"
+  return ready_score(tonumber(priority), seq), "waiting"
 end
 
 -- zadd(key, score, id): ZADD now, or, while a script buffers (zadd_buffer is a table: enqueue.lua, for jobs with
