@@ -64,6 +64,11 @@ def instructions(source: Path, jobs: int, redis: RedisServer, workdir: Path) -> 
     finally:
         worker.terminate()
         worker.wait(timeout=300)
+    return callgrind_total(out)
+
+
+def callgrind_total(out: Path) -> int:
+    """The instruction total of a callgrind output file (also used by bench/enqueue_instructions.py)."""
     match = TOTALS.search(out.read_bytes())
     if match is None:
         raise SystemExit(f"no instruction total in {out}")
