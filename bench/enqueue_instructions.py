@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,9 @@ import time
 from pathlib import Path
 
 import redis
-from job_instructions import callgrind_total  # (bench/ is this script's first import path)
+from job_instructions import callgrind_total  # (bench/ is this script's first import path; it adds the root)
+
+from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -68,16 +69,9 @@ print(json.dumps({{"source": script_source("enqueue"), "calls": out}}))
     return prepared["source"], prepared["calls"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def instructions(script: str, calls: list[list[str]], workdir: Path) -> int:
     """Instructions of one redis-server (under callgrind) that runs ``calls`` and shuts down."""
-    port = _free_port()
+    port = free_port()
     out = workdir / f"callgrind.{len(calls)}.out"
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "redis-server", "--port", str(port)]
     server = subprocess.Popen(

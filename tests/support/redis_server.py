@@ -47,7 +47,8 @@ class RedisServerError(RuntimeError):
     """The private redis-server could not be started."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now (for the private servers the tests and benchmarks start)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -117,7 +118,7 @@ class RedisServer:
             return
         # First start: the free port may be taken between choosing and binding it; try another one then.
         for attempt in range(3):
-            port = _free_port()
+            port = free_port()
             try:
                 self._start_on(port, truncate_log=True)
             except RedisServerError:

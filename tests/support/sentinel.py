@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import time
@@ -10,15 +9,9 @@ from pathlib import Path
 
 import redis
 
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, free_port
 
 MASTER = "mymaster"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SentinelSet:
@@ -29,7 +22,7 @@ class SentinelSet:
         self.replica = RedisServer(password=password, extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)])
         self.replica.start()
         self.dir = Path(tempfile.mkdtemp(prefix="qs-sentinel-"))
-        self.sentinel_ports = [_free_port() for _ in range(3)]
+        self.sentinel_ports = [free_port() for _ in range(3)]
         self.sentinels = [self._start_sentinel(port) for port in self.sentinel_ports]
         self.wait_for_primary(self.primary.port)
 
