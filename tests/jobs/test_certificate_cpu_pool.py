@@ -38,6 +38,27 @@ async def test_certificates_are_rendered_checked_and_written_by_the_pool(pool: C
         check_certificate(pdf, expected_name=name)
 
 
+async def test_calls_made_while_the_processes_are_busy_share_hand_offs_and_keep_their_own_answers(
+    pool: CpuPool, tmp_path: Path
+) -> None:
+    names = ["Siti Nurhaliza", "Ахмед", "王小明", "Nguyễn Thị Hồng"] * 4  # the third of each four cannot be written
+    results = await asyncio.gather(
+        *(
+            pool.run(produce_certificate, certificate_content(name), tmp_path, f"event-1/{i}.pdf")
+            for i, name in enumerate(names)
+        ),
+        return_exceptions=True,
+    )
+    assert pool.batches < len(names)
+    for index, (name, result) in enumerate(zip(names, results, strict=True)):
+        if name == "王小明":
+            assert isinstance(result, UnsupportedText) and "王小明" in str(result)
+            assert not (tmp_path / f"event-1/{index}.pdf").exists()
+        else:
+            assert isinstance(result, tuple), result
+            check_certificate((tmp_path / f"event-1/{index}.pdf").read_bytes(), expected_name=name)
+
+
 async def test_an_error_in_a_pool_process_reaches_the_job_as_itself(pool: CpuPool, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedText, match="王小明"):
         await pool.run(produce_certificate, certificate_content("王小明"), tmp_path, "event-1/x.pdf")
@@ -49,3 +70,13 @@ async def test_a_dead_pool_process_fails_one_job_and_the_pool_is_replaced(pool: 
         await pool.run(os._exit, 1)  # a render process dies, as if killed
     await pool.run(produce_certificate, certificate_content("Ахмед"), tmp_path, "event-1/b.pdf")
     check_certificate((tmp_path / "event-1/b.pdf").read_bytes(), expected_name="Ахмед")
+
+
+async def test_calls_still_waiting_when_the_pool_closes_fail_instead_of_hanging(pool: CpuPool, tmp_path: Path) -> None:
+    content = certificate_content("Siti Nurhaliza")
+    calls = [asyncio.ensure_future(pool.run(produce_certificate, content, tmp_path, f"e/{i}.pdf")) for i in range(40)]
+    await asyncio.sleep(0.05)  # the first batches are handed over, the rest wait for a free process
+    await asyncio.to_thread(pool.close)
+    answers = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), timeout=60)
+    assert all(isinstance(answer, tuple | RenderPoolBroken) for answer in answers), answers
+    assert any(isinstance(answer, RenderPoolBroken) for answer in answers)
