@@ -85,6 +85,11 @@ def _run_batch(calls: list[Callable[[], Any]]) -> list[_Answer]:
     return answers
 
 
+def _failures(calls: int, reason: str) -> list[_Answer]:
+    """A :class:`RenderPoolBroken` for each call (one object per job: each job's traceback is its own)."""
+    return [(False, RenderPoolBroken(reason)) for _ in range(calls)]
+
+
 def _settle(calls: list[_Call], answers: list[_Answer]) -> None:
     for (_, answer), (ok, value) in zip(calls, answers, strict=True):
         if answer.done():  # (its job was cancelled meanwhile)
@@ -124,11 +129,11 @@ class CpuPool:
         """Hand the waiting calls over in batches while a process is free (or about to be: one batch may wait
         behind each busy process, so none idles while an answer travels back)."""
         self._dispatch_soon = False
-        if self._closed:
-            _settle(self._waiting, [(False, RenderPoolBroken("the render pool is closed"))] * len(self._waiting))
-            self._waiting = []
-            return
         while self._waiting and self._in_flight < self.processes + 1:
+            if self._closed:  # (``close`` runs in another thread: checked before each hand-off)
+                _settle(self._waiting, _failures(len(self._waiting), "the render pool is closed"))
+                self._waiting = []
+                return
             free = self.processes + 1 - self._in_flight
             size = min(MAX_BATCH, -(-len(self._waiting) // free))  # spread over the free places
             batch, self._waiting = self._waiting[:size], self._waiting[size:]
@@ -136,7 +141,7 @@ class CpuPool:
             try:
                 handed = asyncio.get_running_loop().run_in_executor(pool, _run_batch, [work for work, _ in batch])
             except RuntimeError as exc:  # the pool was shut down meanwhile (``close`` from another thread)
-                _settle(batch, [(False, RenderPoolBroken(f"the render pool is closed: {exc}"))] * len(batch))
+                _settle(batch, _failures(len(batch), f"the render pool is closed: {exc}"))
                 continue
             self._in_flight += 1
             self.batches += 1
@@ -146,24 +151,25 @@ class CpuPool:
         """Each call of a returned batch gets its own answer; then the next calls go."""
         self._in_flight -= 1
         if handed.cancelled():  # the pool was shut down before the batch started
-            answers: list[_Answer] = [(False, RenderPoolBroken("the render pool was shut down"))] * len(batch)
+            answers = _failures(len(batch), "the render pool was shut down")
         elif (exc := handed.exception()) is not None:  # the batch as a whole failed (a process died)
-            answers = [(False, self._batch_failure(pool, exc))] * len(batch)
+            answers = self._batch_failures(pool, exc, len(batch))
         else:
             answers = handed.result()
         _settle(batch, answers)
         self._dispatch()
 
-    def _batch_failure(self, pool: ProcessPoolExecutor, exc: BaseException) -> BaseException:
+    def _batch_failures(self, pool: ProcessPoolExecutor, exc: BaseException, calls: int) -> list[_Answer]:
         if not isinstance(exc, BrokenProcessPool):
-            return exc
+            return [(False, exc)] * calls
         if self._pool is pool:
             self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
             log.warning("certificates.render_pool_replaced", processes=self.processes)
-        failure = RenderPoolBroken(f"a certificate render process died: {exc}")
-        failure.__cause__ = exc
-        return failure
+        answers = _failures(calls, f"a certificate render process died: {exc}")
+        for _, failure in answers:
+            failure.__cause__ = exc
+        return answers
 
     def start(self) -> None:
         """Start the pool's processes now rather than with the first job (the demo does, before its clock runs)."""
