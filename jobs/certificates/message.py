@@ -6,6 +6,8 @@ base64 body line by line, ~1.7 ms per message against ~0.3 ms here, and the emai
 The standard library still does everything that needs care: RFC 2047 encoded words for names and subjects in any
 script (``email.header.Header``, ``email.utils.formataddr``), RFC 2231 for a non-ASCII file name, the base64
 lines. The boundaries contain ``=_``, which base64 text never does, so no part can contain one.
+Written this way, the message is in SMTP wire form (CRLF line ends, no line starting with a dot) whenever its
+headers are: it is then returned as a ``smtp.WireMessage``, which is sent without scanning it again.
 The Message-ID is chosen by the caller and stored before the first try: every retry sends the same id, which is
 how an operator can tell from the server's log whether a message whose outcome was lost did arrive.
 """
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
 from email.utils import encode_rfc2231, format_datetime, formataddr, make_msgid, parseaddr, quote
+
+from .smtp import WireMessage
 
 CRLF = "\r\n"
 MAX_LINE = 78  # RFC 5322's recommended line length; headers are folded to it
@@ -52,15 +56,16 @@ def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
     token = secrets.token_hex(10)
     mixed, alternative = f"=_m{token}", f"=_a{token}"
     headers = [
-        header("Subject", f"Your certificate: {mail.event_name}"),
-        _from_header(mail.sender),
-        to_header(mail.recipient_name, mail.recipient_address),
+        header("Subject", f"Your certificate: {one_line(mail.event_name)}"),
+        _from_header(one_line(mail.sender)),
+        to_header(one_line(mail.recipient_name), one_line(mail.recipient_address)),
         f"Date: {format_datetime(datetime.now(UTC))}",  # not ``db.types``: the render processes skip the db
-        f"Message-ID: {mail.message_id}",
+        f"Message-ID: {one_line(mail.message_id)}",
         "MIME-Version: 1.0",
         f'Content-Type: multipart/mixed; boundary="{mixed}"',
     ]
-    filename = f"certificate-{mail.certificate_number}.pdf"
+    filename = f"certificate-{one_line(mail.certificate_number)}.pdf"
+    disposition = f"Content-Disposition: attachment; {_parameter('filename', filename)}"
     parts = [
         CRLF.join(headers),
         "",
@@ -74,11 +79,29 @@ def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
         f"--{alternative}--",
         "",
         f"--{mixed}",
-        _base64_part("application/pdf", [f"Content-Disposition: attachment; {_parameter('filename', filename)}"], pdf),
+        _base64_part("application/pdf", [disposition], pdf),
         f"--{mixed}--",
         "",
     ]
-    return CRLF.join(parts).encode("ascii")
+    text = CRLF.join(parts)
+    return WireMessage(text, "ascii") if _folded_lines_only([*headers, disposition]) else text.encode("ascii")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks made spaces, for a header: a name imported with a line break in it must not end
+    the header (or the header block) early and turn the rest of the name into a header or the body."""
+    return " ".join(text.splitlines()) if "\n" in text or "\r" in text or not text.isprintable() else text
+
+
+def _folded_lines_only(texts: list[str]) -> bool:
+    """No CR or LF in ``texts`` but the CRLF and space that fold a header. These are the only lines of the message
+    with text from the caller in them; every other line is fixed, a boundary or base64, so none starts with a dot
+    and all end with CRLF. The values were made ``one_line``: this is the check that the headers kept them so."""
+    for text in texts:
+        unfolded = text.replace("\r\n ", "")
+        if "\r" in unfolded or "\n" in unfolded:
+            return False
+    return True
 
 
 def header(name: str, value: str) -> str:

@@ -9,6 +9,7 @@ from email.policy import default as default_policy
 import pytest
 
 from jobs.certificates.message import MAX_LINE, CertificateEmail, build_message
+from jobs.certificates.smtp import WireMessage, in_wire_form
 
 PDF = b"%PDF-1.3\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"  # binary content: every byte value, several times
 LONG_NAME = "Ñandú Çelik Nguyễn Thị Hồng Ахмед Σωκράτης Παπαδόπουλος Maria José García Fernández"
@@ -69,3 +70,27 @@ def test_lines_end_in_crlf_and_stay_within_the_line_limit() -> None:
 def test_every_message_has_its_own_boundaries() -> None:
     first, second = (parse(build_message(mail("Ахмед"), PDF)) for _ in range(2))
     assert first.get_boundary() != second.get_boundary()
+
+
+@pytest.mark.parametrize(
+    ("name", "event", "number"),
+    [
+        ("Siti Nurhaliza", "Kegiatan Test", "E7-000042-1"),
+        (LONG_NAME, "A long event name " * 6, "E7-000042-1"),  # headers folded with CRLF and a space
+        (".Dot at the start", ".Event", ".7"),
+        ('O"Brien, Jr. (the third)', "Kegiatan Test", "E7 / 42"),
+        ("Line\r\n.break", "Kegiatan\nTest", "E7\r42"),  # line breaks: each becomes a space in the headers
+        ("Unicode\u2028separator", "Kegiatan\x0bTest", "E7-000042-1"),
+    ],
+)
+def test_the_message_is_in_wire_form_and_marked_so(name: str, event: str, number: str) -> None:
+    """``WireMessage`` skips the scan before DATA, so the mark must be right: checked against the scan itself."""
+    sent = CertificateEmail("Certs <c@example.org>", name, "p@example.test", event, "1 May 2026", number, "<1@x>")
+    raw = build_message(sent, PDF)
+    assert isinstance(raw, WireMessage)
+    assert in_wire_form(bytes(raw))
+    message = parse(bytes(raw))
+    assert not message.defects and message["Message-ID"] == "<1@x>"
+    assert message["To"].addresses[0].display_name == " ".join(name.splitlines())
+    assert message["Subject"] == f"Your certificate: {' '.join(event.splitlines())}"
+    assert next(message.iter_attachments()).get_content() == PDF
