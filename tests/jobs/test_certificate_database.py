@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from jobs.config import AppSettings
@@ -94,3 +96,26 @@ async def test_a_failed_batch_fails_every_writer_in_it(database: Database) -> No
         *(emails.write({"pid": pid, "to": "same@example.test"}) for pid in (first, second)), return_exceptions=True
     )
     assert all(isinstance(result, IntegrityError) for result in results)  # (event, email) is unique
+
+
+async def test_a_failed_transaction_is_rolled_back_and_the_next_one_commits(database: Database) -> None:
+    """``run_transaction`` keeps one connection between transactions on SQLite: a failure must not leave it in a
+    transaction, or the next caller's writes would be rolled back with it (or never committed)."""
+    event_id, _ = await create_event(database, ["A"])
+    rename = update(Event).where(Event.id == event_id)
+
+    def rename_then_fail(connection: Connection) -> None:
+        connection.execute(rename.values(name="lost"))
+        raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError, match="the work failed"):
+        await database.run_transaction(rename_then_fail)
+    await database.run_transaction(lambda connection: connection.execute(rename.values(name="kept")))
+    names = await asyncio.gather(*(database.run_transaction(_event_name(event_id)) for _ in range(3)))
+    assert names == ["kept"] * 3
+    async with database.session() as session:  # (a connection of its own: the write was committed)
+        assert (await session.get(Event, event_id)).name == "kept"  # type: ignore[union-attr]
+
+
+def _event_name(event_id: int) -> Callable[[Connection], str]:
+    return lambda connection: connection.scalar(select(Event.name).where(Event.id == event_id))
