@@ -172,7 +172,8 @@ class CpuPool:
         return answers
 
     def start(self) -> None:
-        """Start the pool's processes now rather than with the first job (the demo does, before its clock runs)."""
+        """Start the pool's processes now rather than with the first job (the demo does, so they load the font while
+        its first stage is being queued)."""
         if self.processes and self._pool is None:
             self._start()
 
