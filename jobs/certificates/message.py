@@ -90,7 +90,7 @@ def build_message(mail: CertificateEmail, pdf: bytes) -> bytes:
 def one_line(text: str) -> str:
     """``text`` with its line breaks made spaces, for a header: a name imported with a line break in it must not end
     the header (or the header block) early and turn the rest of the name into a header or the body."""
-    return " ".join(text.splitlines()) if "\n" in text or "\r" in text or not text.isprintable() else text
+    return text if text.isprintable() else " ".join(text.splitlines())  # (every line break is unprintable)
 
 
 def _folded_lines_only(texts: list[str]) -> bool:
